@@ -1,0 +1,254 @@
+//! `safeport-admin`: the federation authority's offline CA and a node operator's key tool.
+//! Parses arguments, calls the library, prints a readable summary or `--json`, and exits
+//! non-zero with a one-line reason on any error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use safeport_admin::{ca, cert, node_init};
+use safeport_protocol::pki::AgencySubject;
+use safeport_protocol::{AgencyId, Country, Role};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(name = "safeport-admin", version, about = "Safeport administration: federation CA, node keys and certificates")]
+struct Cli {
+    /// Print results as JSON (for scripts) instead of a readable summary.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The federation authority's offline certificate authority.
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Node key operations.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Certificate checks.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Create the federation root: a key (0600), a self-signed root certificate and a ledger.
+    Init {
+        /// Directory for root.key, root.pem and ca.json (created; must not hold a root yet).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The federation's name, used as the root certificate's common name.
+        #[arg(long)]
+        name: String,
+        /// Validity of the root certificate in days.
+        #[arg(long, default_value_t = 3650)]
+        days: u32,
+    },
+    /// Issue an agency certificate for a node's public key.
+    Issue {
+        #[command(flatten)]
+        ca: CaDirArg,
+        /// The node's public key file (node.pub.pem from `node init`).
+        #[arg(long)]
+        public_key: PathBuf,
+        /// The agency id, e.g. nl-hotline (a-z, 0-9 and '-').
+        #[arg(long)]
+        agency_id: String,
+        /// The agency's role: hotline, lea or interpol.
+        #[arg(long)]
+        role: String,
+        /// The agency's country as ISO 3166-1 alpha-2, e.g. NL.
+        #[arg(long)]
+        country: String,
+        /// The agency's display name.
+        #[arg(long)]
+        organisation: String,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Where to write the certificate (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Revoke a certificate (by serial or file); publish the change with `ca crl`.
+    Revoke {
+        #[command(flatten)]
+        ca: CaDirArg,
+        /// Serial number in hex, as `cert verify` prints it.
+        #[arg(long, conflicts_with = "cert", required_unless_present = "cert")]
+        serial: Option<String>,
+        /// The certificate file to revoke.
+        #[arg(long)]
+        cert: Option<PathBuf>,
+    },
+    /// Publish a signed CRL of every revoked certificate.
+    Crl {
+        #[command(flatten)]
+        ca: CaDirArg,
+        /// Where to write the CRL (replaced if it exists).
+        #[arg(long)]
+        out: PathBuf,
+        /// Days until the next CRL is due; nodes refuse a CRL past that date.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+}
+
+#[derive(Args)]
+struct CaDirArg {
+    /// The CA directory made by `ca init`.
+    #[arg(long)]
+    ca_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum NodeCommand {
+    /// Create a node key (0600), its public key file for the authority, and a node.toml.
+    Init {
+        /// Directory for node.key, node.pub.pem and node.toml (created).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Address for the node's HTTP API in the written config.
+        #[arg(long, default_value = "127.0.0.1:8470")]
+        listen: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Verify an agency certificate: chain to a root, validity, CRL, and optionally role and key.
+    Verify {
+        /// The agency certificate (PEM).
+        certificate: PathBuf,
+        /// A federation root certificate; repeat for several.
+        #[arg(long = "root", required = true)]
+        roots: Vec<PathBuf>,
+        /// A CRL to check revocation against; repeat for several.
+        #[arg(long = "crl")]
+        crls: Vec<PathBuf>,
+        /// Check at this RFC 3339 time instead of now, e.g. 2027-01-31T12:00:00Z.
+        #[arg(long)]
+        at: Option<String>,
+        /// Accept only these roles (hotline, lea, interpol); repeat for several.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// A public key file (PEM) the certificate must certify.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+}
+
+fn print(output: &impl Serialize, json: bool) -> anyhow::Result<()> {
+    let value = serde_json::to_value(output)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    if let serde_json::Value::Object(fields) = value {
+        let width = fields.keys().map(String::len).max().unwrap_or(0);
+        for (name, value) in fields {
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Null => "-".into(),
+                other => other.to_string(),
+            };
+            println!("{:width$}  {text}", name.replace('_', " "));
+        }
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let now = safeport_admin::now();
+    match cli.command {
+        Command::Ca(CaCommand::Init { dir, name, days }) => {
+            print(&ca::init(&dir, &name, days, now)?, cli.json)
+        }
+        Command::Ca(CaCommand::Issue {
+            ca: CaDirArg { ca_dir },
+            public_key,
+            agency_id,
+            role,
+            country,
+            organisation,
+            days,
+            out,
+        }) => {
+            let subject = AgencySubject {
+                agency: AgencyId::new(&agency_id)?,
+                role: role.parse::<Role>()?,
+                country: Country::new(&country)?,
+                organisation,
+            };
+            let public_key_pem = safeport_admin::files::read_text(&public_key)?;
+            let mut ca_dir = ca::CaDir::open(&ca_dir)?;
+            print(&ca::issue(&mut ca_dir, &subject, &public_key_pem, days, now, &out)?, cli.json)
+        }
+        Command::Ca(CaCommand::Revoke { ca: CaDirArg { ca_dir }, serial, cert }) => {
+            let serial = match (serial, cert) {
+                (Some(serial), _) => serial,
+                (None, Some(path)) => {
+                    let pem = safeport_admin::files::read_text(&path)?;
+                    safeport_protocol::pki::certificate_serial(&pem)
+                        .with_context(|| format!("{}", path.display()))?
+                }
+                (None, None) => anyhow::bail!("give --serial or --cert"),
+            };
+            let mut ca_dir = ca::CaDir::open(&ca_dir)?;
+            print(&ca::revoke(&mut ca_dir, &serial, now)?, cli.json)
+        }
+        Command::Ca(CaCommand::Crl { ca: CaDirArg { ca_dir }, out, days }) => {
+            let mut ca_dir = ca::CaDir::open(&ca_dir)?;
+            print(&ca::crl(&mut ca_dir, &out, days, now)?, cli.json)
+        }
+        Command::Node(NodeCommand::Init { dir, listen }) => {
+            listen
+                .parse::<std::net::SocketAddr>()
+                .with_context(|| format!("--listen {listen:?} is not an address like 127.0.0.1:8470"))?;
+            print(&node_init::init(&dir, &listen)?, cli.json)
+        }
+        Command::Cert(CertCommand::Verify { certificate, roots, crls, at, roles, key }) => {
+            let at = match at {
+                Some(text) => safeport_admin::parse_time(&text)?,
+                None => now,
+            };
+            let roles = roles
+                .iter()
+                .map(|r| r.parse::<Role>())
+                .collect::<Result<Vec<_>, _>>()?;
+            let request = cert::VerifyRequest {
+                certificate: &certificate,
+                roots: &roots,
+                crls: &crls,
+                at,
+                roles,
+                key: key.as_deref(),
+            };
+            match cert::verify(&request) {
+                Ok(output) => print(&output, cli.json),
+                Err(error) => {
+                    if cli.json {
+                        println!("{}", serde_json::json!({ "valid": false, "error": error.to_string() }));
+                    }
+                    Err(error.into())
+                }
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! `safeport-admin` end to end, as an operator runs it: a federation root, a node key, an agency
+//! certificate, revocation and a CRL; checked by our own `cert verify` and by `openssl`, so what
+//! the tool writes is interoperable. Also bad input: every failure is a clear message and a
+//! non-zero exit, never a panic.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn admin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_safeport-admin"))
+        .args(args)
+        .output()
+        .expect("safeport-admin runs")
+}
+
+fn ok_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = admin(&all);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("--json prints JSON")
+}
+
+fn failure(args: &[&str]) -> String {
+    let out = admin(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    assert!(stderr.starts_with("error"), "{args:?}: unclear error {stderr:?}");
+    stderr
+}
+
+fn openssl(args: &[&str]) -> Output {
+    Command::new("openssl").args(args).output().expect("openssl is installed (scripts/bootstrap.sh)")
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    ca: std::path::PathBuf,
+    root: std::path::PathBuf,
+    node: std::path::PathBuf,
+}
+
+fn fixture() -> Fixture {
+    named_fixture("Test Federation")
+}
+
+fn named_fixture(name: &str) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca");
+    let node = dir.path().join("node");
+    ok_json(&["ca", "init", "--dir", p(&ca), "--name", name]);
+    ok_json(&["node", "init", "--dir", p(&node)]);
+    Fixture {
+        root: ca.join("root.pem"),
+        ca,
+        node,
+        _dir: dir,
+    }
+}
+
+fn issue(f: &Fixture, agency: &str, role: &str, out: &Path) -> serde_json::Value {
+    ok_json(&[
+        "ca", "issue", "--ca-dir", p(&f.ca), "--public-key", p(&f.node.join("node.pub.pem")),
+        "--agency-id", agency, "--role", role, "--country", "NL", "--organisation",
+        "Test Hotline NL", "--out", p(out),
+    ])
+}
+
+#[test]
+fn issue_verify_revoke_with_safeport_and_openssl() {
+    let f = fixture();
+    assert_eq!(mode(&f.ca.join("root.key")), 0o600);
+    assert_eq!(mode(&f.node.join("node.key")), 0o600);
+
+    let cert = f.node.join("node.pem");
+    let other = f.node.join("other.pem");
+    let issued = issue(&f, "nl-hotline", "hotline", &cert);
+    issue(&f, "nl-police", "lea", &other);
+    let serial = issued["serial"].as_str().unwrap().to_owned();
+
+    // Our own verification, with role and key policy.
+    let verified = ok_json(&[
+        "cert", "verify", p(&cert), "--root", p(&f.root), "--role", "hotline", "--key",
+        p(&f.node.join("node.pub.pem")),
+    ]);
+    assert_eq!(verified["agency"], "nl-hotline");
+    assert_eq!(verified["serial"], serial.as_str());
+    let wrong_role = failure(&["cert", "verify", p(&cert), "--root", p(&f.root), "--role", "lea"]);
+    assert!(wrong_role.contains("role"), "{wrong_role}");
+
+    // openssl accepts the chain and shows the agency fields.
+    let out = openssl(&["verify", "-CAfile", p(&f.root), p(&cert)]);
+    assert!(out.status.success(), "openssl verify: {}", String::from_utf8_lossy(&out.stderr));
+    let text = openssl(&["x509", "-noout", "-text", "-in", p(&cert)]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    for field in ["CN = nl-hotline", "OU = hotline", "C = NL", "O = Test Hotline NL", "ED25519"] {
+        assert!(text.contains(field), "openssl x509 -text lacks {field:?}:\n{text}");
+    }
+
+    // Revoke one, publish a CRL: openssl and Safeport both reject it and accept the other.
+    let revoked = ok_json(&["ca", "revoke", "--ca-dir", p(&f.ca), "--cert", p(&cert)]);
+    assert_eq!(revoked["serial"], serial.as_str());
+    assert_eq!(revoked["agency"], "nl-hotline");
+    let crl = f.ca.join("crl.pem");
+    let published = ok_json(&["ca", "crl", "--ca-dir", p(&f.ca), "--out", p(&crl)]);
+    assert_eq!(published["revoked"], 1);
+    assert_eq!(published["crl_number"], 1);
+
+    let out = openssl(&["verify", "-CAfile", p(&f.root), "-CRLfile", p(&crl), "-crl_check", p(&cert)]);
+    assert!(!out.status.success(), "openssl accepted a revoked certificate");
+    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("revoked"), "{said}");
+    let out = openssl(&["verify", "-CAfile", p(&f.root), "-CRLfile", p(&crl), "-crl_check", p(&other)]);
+    assert!(out.status.success(), "openssl with CRL: {}", String::from_utf8_lossy(&out.stderr));
+
+    let reason = failure(&["cert", "verify", p(&cert), "--root", p(&f.root), "--crl", p(&crl)]);
+    assert!(reason.contains("revoked"), "{reason}");
+    ok_json(&["cert", "verify", p(&other), "--root", p(&f.root), "--crl", p(&crl)]);
+
+    // Time is an input: after expiry the same certificate is refused.
+    let later = failure(&["cert", "verify", p(&other), "--root", p(&f.root), "--at", "2099-01-01T00:00:00Z"]);
+    assert!(later.contains("expired"), "{later}");
+}
+
+#[test]
+fn a_root_of_another_federation_is_refused() {
+    let ours = named_fixture("Our Federation");
+    let theirs = named_fixture("Their Federation");
+    let cert = theirs.node.join("node.pem");
+    issue(&theirs, "de-hotline", "hotline", &cert);
+    let reason = failure(&["cert", "verify", p(&cert), "--root", p(&ours.root)]);
+    assert!(reason.contains("not a configured federation root"), "{reason}");
+    let out = openssl(&["verify", "-CAfile", p(&ours.root), p(&cert)]);
+    assert!(!out.status.success());
+    // A root with the same name but another key: the signature gives it away.
+    let impostor = named_fixture("Our Federation");
+    let forged = impostor.node.join("node.pem");
+    issue(&impostor, "nl-hotline", "hotline", &forged);
+    let reason = failure(&["cert", "verify", p(&forged), "--root", p(&ours.root)]);
+    assert!(reason.contains("does not verify"), "{reason}");
+    assert!(!openssl(&["verify", "-CAfile", p(&ours.root), p(&forged)]).status.success());
+}
+
+#[test]
+fn bad_input_gives_clear_errors() {
+    let f = fixture();
+    let cert = f.node.join("node.pem");
+    issue(&f, "nl-hotline", "hotline", &cert);
+    let pem = std::fs::read_to_string(&cert).unwrap();
+
+    let truncated = f.node.join("truncated.pem");
+    std::fs::write(&truncated, &pem[..pem.len() / 2]).unwrap();
+    let reason = failure(&["cert", "verify", p(&truncated), "--root", p(&f.root)]);
+    assert!(reason.contains("truncated.pem"), "{reason}");
+
+    let corrupted = f.node.join("corrupted.pem");
+    std::fs::write(&corrupted, pem.replacen("MII", "M!I", 1)).unwrap();
+    failure(&["cert", "verify", p(&corrupted), "--root", p(&f.root)]);
+
+    let bad_key = f.node.join("bad.pub.pem");
+    std::fs::write(&bad_key, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").unwrap();
+    let out = f.node.join("never.pem");
+    let reason = failure(&[
+        "ca", "issue", "--ca-dir", p(&f.ca), "--public-key", p(&bad_key), "--agency-id",
+        "nl-hotline", "--role", "hotline", "--country", "NL", "--organisation", "X", "--out", p(&out),
+    ]);
+    assert!(reason.contains("public key"), "{reason}");
+    assert!(!out.exists(), "a failed issue wrote a file");
+
+    for (flag, value, expect) in [
+        ("--country", "XX", "ISO 3166"),
+        ("--role", "police", "unknown role"),
+        ("--agency-id", "NL Hotline", "agency id"),
+    ] {
+        let mut args = vec![
+            "ca", "issue", "--ca-dir", p(&f.ca), "--public-key", "x", "--agency-id", "nl-hotline",
+            "--role", "hotline", "--country", "NL", "--organisation", "X", "--out", p(&out),
+        ];
+        let at = args.iter().position(|a| *a == flag).unwrap();
+        args[at + 1] = value;
+        let reason = failure(&args);
+        assert!(reason.contains(expect), "{flag} {value}: {reason}");
+    }
+
+    // A truncated root key: the CA refuses to open.
+    let key = std::fs::read_to_string(f.ca.join("root.key")).unwrap();
+    std::fs::write(f.ca.join("root.key"), &key[..40]).unwrap();
+    failure(&["ca", "crl", "--ca-dir", p(&f.ca), "--out", p(&f.ca.join("crl.pem"))]);
+
+    // Re-running init never overwrites an existing key.
+    let reason = failure(&["node", "init", "--dir", p(&f.node)]);
+    assert!(reason.contains("node.key"), "{reason}");
+}
+
+#[test]
+fn every_command_explains_its_options() {
+    for command in [
+        vec!["--help"],
+        vec!["ca", "init", "--help"],
+        vec!["ca", "issue", "--help"],
+        vec!["ca", "revoke", "--help"],
+        vec!["ca", "crl", "--help"],
+        vec!["node", "init", "--help"],
+        vec!["cert", "verify", "--help"],
+    ] {
+        let out = admin(&command);
+        assert!(out.status.success(), "{command:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("--json"), "{command:?} lacks --json:\n{help}");
+        assert!(help.contains("Usage"), "{command:?}");
+    }
+    let help = String::from_utf8_lossy(&admin(&["ca", "issue", "--help"]).stdout).into_owned();
+    for option in ["--public-key", "--agency-id", "--role", "--country", "--days", "--out"] {
+        assert!(help.contains(option), "ca issue --help lacks {option}");
+    }
+}

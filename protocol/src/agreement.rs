@@ -1,0 +1,276 @@
+//! Agreements: what one agency (the provider) lets another (the recipient) receive.
+//!
+//! An agreement's [`AgreementTerms`] are signed by both parties over a domain-separated
+//! pre-image; the whole [`Agreement`] then travels as a record of type
+//! [`RecordType::Agreement`]. Only [`Agreement::verify`] makes a [`VerifiedAgreement`], and
+//! `authorize()` accepts nothing else, so an unsigned, one-sided or altered agreement can never
+//! grant anything.
+
+use serde::{Deserialize, Serialize};
+
+use crate::encoding::{self, EncodingError};
+use crate::ids::{AgencyId, Classification, Country, Role, Timestamp};
+use crate::keys::{KeyError, NodeKey, PublicKey, Signature};
+use crate::signed::{RecordBody, RecordType};
+
+/// Domain-separation string of agreement-terms signatures.
+pub const AGREEMENT_SIGNATURE_DOMAIN: &str = "safeport/agreement-terms/v1";
+
+/// Most countries listed in one scope.
+pub const MAX_SCOPE_COUNTRIES: usize = 300;
+
+/// How much of a media item travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum MediaAccess {
+    /// No media items at all (report metadata only).
+    Nothing,
+    /// Item metadata and hashes, never the bytes.
+    Hashes,
+    /// Metadata, hashes and the media bytes.
+    Content,
+}
+
+/// Which hosting countries a scope covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CountryScope {
+    /// Every hosting country, including unknown ones.
+    Any,
+    /// Only these (sorted, unique); a report whose hosting country is unknown is not covered.
+    Only(Vec<Country>),
+}
+
+impl CountryScope {
+    /// Whether a report hosted in `country` is covered.
+    pub fn covers(&self, country: Option<Country>) -> bool {
+        match (self, country) {
+            (CountryScope::Any, _) => true,
+            (CountryScope::Only(list), Some(country)) => list.binary_search(&country).is_ok(),
+            (CountryScope::Only(_), None) => false,
+        }
+    }
+}
+
+/// What an agreement covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    /// Record types that may flow (sorted, unique, never `Agreement`).
+    pub record_types: Vec<RecordType>,
+    /// Item classifications that may flow (sorted, unique).
+    pub classifications: Vec<Classification>,
+    /// Hosting countries covered.
+    pub hosting_countries: CountryScope,
+    /// How much of each covered media item travels.
+    pub media: MediaAccess,
+    /// Whether not-illegal and unassessed items of a covered report travel too, as context.
+    pub include_context: bool,
+}
+
+/// The terms both parties sign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgreementTerms {
+    /// Random id, so two agreements with equal terms stay distinct.
+    pub agreement_id: [u8; 16],
+    /// The agency whose data flows.
+    pub provider: AgencyId,
+    /// The agency that receives it.
+    pub recipient: AgencyId,
+    /// What flows.
+    pub scope: Scope,
+    /// Start of validity (inclusive).
+    pub valid_from: Timestamp,
+    /// End of validity (exclusive).
+    pub valid_until: Timestamp,
+}
+
+fn strictly_sorted<T: Ord>(items: &[T]) -> bool {
+    items.windows(2).all(|pair| pair[0] < pair[1])
+}
+
+impl AgreementTerms {
+    /// Checks the terms' own consistency (no keys involved).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.provider == self.recipient {
+            return Err("provider and recipient are the same agency".into());
+        }
+        if self.valid_until <= self.valid_from {
+            return Err("validity ends before it starts".into());
+        }
+        let scope = &self.scope;
+        if scope.record_types.is_empty() || !strictly_sorted(&scope.record_types) {
+            return Err("record types must be non-empty, sorted and unique".into());
+        }
+        if scope.record_types.contains(&RecordType::Agreement) {
+            return Err("agreements are exchanged between their parties, not scoped".into());
+        }
+        if !strictly_sorted(&scope.classifications) {
+            return Err("classifications must be sorted and unique".into());
+        }
+        if let CountryScope::Only(countries) = &scope.hosting_countries {
+            if countries.len() > MAX_SCOPE_COUNTRIES || !strictly_sorted(countries) {
+                return Err("hosting countries must be sorted, unique and bounded".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn signing_preimage(&self) -> Result<Vec<u8>, EncodingError> {
+        encoding::encode(&(AGREEMENT_SIGNATURE_DOMAIN, self))
+    }
+
+    /// Signs the terms as one party (provider or recipient).
+    pub fn sign(&self, key: &NodeKey) -> Result<Signature, EncodingError> {
+        Ok(key.sign(&self.signing_preimage()?))
+    }
+
+    /// Whether `at` lies within the validity window.
+    pub fn is_valid_at(&self, at: Timestamp) -> bool {
+        self.valid_from <= at && at < self.valid_until
+    }
+}
+
+/// Terms with the parties' signatures: a proposal has the proposer's only, an agreement in force
+/// has both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agreement {
+    /// The signed terms.
+    pub terms: AgreementTerms,
+    /// The provider's signature over the terms.
+    pub provider_signature: Option<Signature>,
+    /// The recipient's signature over the terms.
+    pub recipient_signature: Option<Signature>,
+}
+
+/// Why an agreement does not count.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgreementError {
+    /// The terms are inconsistent.
+    #[error("invalid agreement terms: {0}")]
+    Invalid(String),
+    /// A party has not signed.
+    #[error("agreement is not signed by the {0}")]
+    Unsigned(&'static str),
+    /// A party's signature does not verify.
+    #[error("the {0}'s signature over the agreement terms does not verify")]
+    BadSignature(&'static str),
+    /// The certificate given for a party names another agency.
+    #[error("the certificate given for the {party} names {found}, not {expected}")]
+    PartyMismatch {
+        /// Which party.
+        party: &'static str,
+        /// The agency in the terms.
+        expected: AgencyId,
+        /// The agency in the certificate.
+        found: AgencyId,
+    },
+    /// The parties' roles do not allow a record type in the scope.
+    #[error("a {provider} may not provide {record_type:?} records to a {recipient}")]
+    RoleNotAllowed {
+        /// The provider's certified role.
+        provider: Role,
+        /// The recipient's certified role.
+        recipient: Role,
+        /// The record type that is not allowed between them.
+        record_type: RecordType,
+    },
+    /// The terms could not be encoded.
+    #[error(transparent)]
+    Encoding(#[from] EncodingError),
+}
+
+/// A certified party: agency, role and key, as taken from a verified certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Party {
+    /// The agency.
+    pub agency: AgencyId,
+    /// Its certified role.
+    pub role: Role,
+    /// Its certified node key.
+    pub key: PublicKey,
+}
+
+/// Whether a provider of `provider` role may send `record_type` records to a `recipient`.
+pub fn roles_allow(provider: Role, recipient: Role, record_type: RecordType) -> bool {
+    match record_type {
+        // Reports originate at hotlines and go to hotlines, police and INTERPOL.
+        RecordType::Report => {
+            provider == Role::Hotline
+                && matches!(recipient, Role::Hotline | Role::Lea | Role::Interpol)
+        }
+        RecordType::Agreement => false,
+    }
+}
+
+impl Agreement {
+    /// Verifies both signatures against the parties' certified keys and the roles against the
+    /// scope. Validity in time is checked per decision by `authorize()`, not here.
+    pub fn verify(
+        &self,
+        provider: &Party,
+        recipient: &Party,
+    ) -> Result<VerifiedAgreement, AgreementError> {
+        let terms = &self.terms;
+        terms.validate().map_err(AgreementError::Invalid)?;
+        for (name, expected, party) in [
+            ("provider", &terms.provider, provider),
+            ("recipient", &terms.recipient, recipient),
+        ] {
+            if &party.agency != expected {
+                return Err(AgreementError::PartyMismatch {
+                    party: name,
+                    expected: expected.clone(),
+                    found: party.agency.clone(),
+                });
+            }
+        }
+        let preimage = terms.signing_preimage()?;
+        for (name, signature, party) in [
+            ("provider", &self.provider_signature, provider),
+            ("recipient", &self.recipient_signature, recipient),
+        ] {
+            let signature = signature.as_ref().ok_or(AgreementError::Unsigned(name))?;
+            party
+                .key
+                .verify(&preimage, signature)
+                .map_err(|_: KeyError| AgreementError::BadSignature(name))?;
+        }
+        for &record_type in &terms.scope.record_types {
+            if !roles_allow(provider.role, recipient.role, record_type) {
+                return Err(AgreementError::RoleNotAllowed {
+                    provider: provider.role,
+                    recipient: recipient.role,
+                    record_type,
+                });
+            }
+        }
+        Ok(VerifiedAgreement {
+            terms: terms.clone(),
+        })
+    }
+}
+
+impl RecordBody for Agreement {
+    const RECORD_TYPE: RecordType = RecordType::Agreement;
+    const SCHEMA_VERSION: u16 = 1;
+
+    fn validate(&self) -> Result<(), String> {
+        if self.provider_signature.is_none() && self.recipient_signature.is_none() {
+            return Err("an agreement record carries at least one party's signature".into());
+        }
+        self.terms.validate()
+    }
+}
+
+/// An agreement whose signatures and roles have been verified. Only [`Agreement::verify`] makes
+/// one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAgreement {
+    terms: AgreementTerms,
+}
+
+impl VerifiedAgreement {
+    /// The verified terms.
+    pub fn terms(&self) -> &AgreementTerms {
+        &self.terms
+    }
+}

@@ -1,0 +1,199 @@
+//! `authorize()`: the one gate that decides whether a record, a media item's metadata or a media
+//! item's bytes may go from the node that holds it to a recipient.
+//!
+//! Every egress path of a node (sync, blob transfer, API, web UI, exports, packages) asks this
+//! function, per record and per media item; a receiving node asks it from its side too. The
+//! default is deny: a subject is allowed only when one verified agreement from the holder to the
+//! recipient, valid at `now`, covers it.
+
+use crate::agreement::{MediaAccess, VerifiedAgreement};
+use crate::ids::{AgencyId, Classification, Timestamp};
+use crate::report::{MediaItem, Report};
+use crate::signed::RecordType;
+
+/// What is about to leave the holder.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// A report record. `items` are the report's media items the holder knows; a report is
+    /// disclosed only when at least one of them is in scope (or it has none and the scope
+    /// covers unassessed items).
+    Report {
+        /// The report.
+        report: &'a Report,
+        /// Its media items.
+        items: &'a [MediaItem],
+    },
+    /// A media item's metadata and hashes. `items` are all the report's items the holder
+    /// knows: an item goes only with a report that is itself disclosed.
+    MediaItem {
+        /// The report the item belongs to.
+        report: &'a Report,
+        /// All the report's media items.
+        items: &'a [MediaItem],
+        /// The item.
+        item: &'a MediaItem,
+    },
+    /// A media item's bytes; same rules as `MediaItem`, and the agreement must grant content.
+    MediaContent {
+        /// The report the item belongs to.
+        report: &'a Report,
+        /// All the report's media items.
+        items: &'a [MediaItem],
+        /// The item.
+        item: &'a MediaItem,
+    },
+    /// An agreement record: it goes only to its own two parties.
+    Agreement {
+        /// The agreement's provider.
+        provider: &'a AgencyId,
+        /// The agreement's recipient.
+        recipient: &'a AgencyId,
+    },
+}
+
+/// Who is asking, on whose behalf, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The agency that holds the data and would disclose it.
+    pub holder: &'a AgencyId,
+    /// The agency that would receive it.
+    pub recipient: &'a AgencyId,
+    /// The time of the decision.
+    pub now: Timestamp,
+}
+
+/// Why a subject may not go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DenyReason {
+    /// No verified agreement from the holder to the recipient.
+    NoAgreement,
+    /// Agreements exist but none is valid now.
+    NotValidNow,
+    /// No valid agreement covers this record type.
+    RecordTypeNotCovered,
+    /// No valid agreement covers the hosting country.
+    CountryNotCovered,
+    /// No valid agreement covers the classification(s).
+    ClassificationNotCovered,
+    /// The covering agreement grants less media access than needed.
+    MediaNotGranted,
+    /// The item does not belong to the report (commitment mismatch).
+    NotInReport,
+    /// An agreement record asked for by someone who is not a party to it.
+    NotAParty,
+}
+
+/// The outcome of [`authorize`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Allowed; names the agreement that allows it (none for an agreement sent to its party).
+    Allow {
+        /// The id of the covering agreement.
+        agreement: Option<[u8; 16]>,
+    },
+    /// Denied, with the most specific reason found.
+    Deny(DenyReason),
+}
+
+impl Decision {
+    /// Whether the subject may go.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Decision::Allow { .. })
+    }
+}
+
+/// Decides whether `subject` may go from `request.holder` to `request.recipient` under
+/// `agreements`. Pure and total: every input gets a decision, default deny.
+pub fn authorize(
+    agreements: &[VerifiedAgreement],
+    request: Request<'_>,
+    subject: Subject<'_>,
+) -> Decision {
+    if let Subject::Agreement {
+        provider,
+        recipient,
+    } = subject
+    {
+        let holder_is_party = request.holder == provider || request.holder == recipient;
+        let recipient_is_party = request.recipient == provider || request.recipient == recipient;
+        return if holder_is_party && recipient_is_party {
+            Decision::Allow { agreement: None }
+        } else {
+            Decision::Deny(DenyReason::NotAParty)
+        };
+    }
+    let mut best = DenyReason::NoAgreement;
+    for agreement in agreements {
+        let terms = agreement.terms();
+        if &terms.provider != request.holder || &terms.recipient != request.recipient {
+            continue;
+        }
+        match covers(agreement, request.now, subject) {
+            Ok(()) => {
+                return Decision::Allow {
+                    agreement: Some(terms.agreement_id),
+                };
+            }
+            Err(reason) => best = best.max(reason),
+        }
+    }
+    Decision::Deny(best)
+}
+
+fn covers(
+    agreement: &VerifiedAgreement,
+    now: Timestamp,
+    subject: Subject<'_>,
+) -> Result<(), DenyReason> {
+    let terms = agreement.terms();
+    let scope = &terms.scope;
+    if !terms.is_valid_at(now) {
+        return Err(DenyReason::NotValidNow);
+    }
+    let (report, items, item, needed_media) = match subject {
+        Subject::Report { report, items } => (report, items, None, MediaAccess::Nothing),
+        Subject::MediaItem {
+            report,
+            items,
+            item,
+        } => (report, items, Some(item), MediaAccess::Hashes),
+        Subject::MediaContent {
+            report,
+            items,
+            item,
+        } => (report, items, Some(item), MediaAccess::Content),
+        Subject::Agreement { .. } => return Err(DenyReason::NotAParty),
+    };
+    if !scope.record_types.contains(&RecordType::Report) {
+        return Err(DenyReason::RecordTypeNotCovered);
+    }
+    if !scope.hosting_countries.covers(report.hosting.country) {
+        return Err(DenyReason::CountryNotCovered);
+    }
+    let in_scope = |c: Classification| scope.classifications.contains(&c);
+    // The report goes when one of its items is in scope (or it has none yet and unassessed
+    // items are in scope); context items never carry a report on their own.
+    let report_covered = if items.is_empty() {
+        in_scope(Classification::Unassessed)
+    } else {
+        items.iter().any(|item| in_scope(item.classification()))
+    };
+    if !report_covered {
+        return Err(DenyReason::ClassificationNotCovered);
+    }
+    let Some(item) = item else {
+        return Ok(());
+    };
+    if !report.commits_to(item).unwrap_or(false) {
+        return Err(DenyReason::NotInReport);
+    }
+    let class = item.classification();
+    let as_context = scope.include_context && !class.is_illegal();
+    if !(in_scope(class) || as_context) {
+        return Err(DenyReason::ClassificationNotCovered);
+    }
+    if scope.media < needed_media {
+        return Err(DenyReason::MediaNotGranted);
+    }
+    Ok(())
+}

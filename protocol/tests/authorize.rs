@@ -1,0 +1,233 @@
+//! `authorize()` and agreement verification: default deny, scope by country, classification,
+//! media access and context, and agreements that are forged in each of the ways a peer might.
+
+mod common;
+
+use common::*;
+use safeport_protocol::agreement::{AgreementError, MediaAccess, VerifiedAgreement};
+use safeport_protocol::report::{MediaItem, Report};
+use safeport_protocol::{
+    AgencyId, Classification, Decision, DenyReason, Request, Role, Subject, Timestamp, authorize,
+};
+
+const NOW: u64 = 1_800_000_000;
+
+struct World {
+    hotline: AgencyId,
+    police: AgencyId,
+    agreement: VerifiedAgreement,
+}
+
+fn world(configure: impl FnOnce(&mut safeport_protocol::agreement::Scope)) -> World {
+    let mut scope = scope(&[Classification::Baseline], Some(&["NL"]));
+    configure(&mut scope);
+    let agreement = signed_agreement(terms("nl-hotline", "nl-police", scope), &key(1), &key(2))
+        .verify(
+            &party("nl-hotline", Role::Hotline, &key(1)),
+            &party("nl-police", Role::Lea, &key(2)),
+        )
+        .unwrap();
+    World {
+        hotline: agency("nl-hotline"),
+        police: agency("nl-police"),
+        agreement,
+    }
+}
+
+fn request<'a>(w: &'a World, now: u64) -> Request<'a> {
+    Request {
+        holder: &w.hotline,
+        recipient: &w.police,
+        now: Timestamp::from_secs(now),
+    }
+}
+
+fn report_decision(w: &World, report: &Report, items: &[MediaItem]) -> Decision {
+    authorize(
+        std::slice::from_ref(&w.agreement),
+        request(w, NOW),
+        Subject::Report { report, items },
+    )
+}
+
+fn item_decision(w: &World, report: &Report, items: &[MediaItem], item: &MediaItem, content: bool) -> Decision {
+    let subject = if content {
+        Subject::MediaContent { report, items, item }
+    } else {
+        Subject::MediaItem { report, items, item }
+    };
+    authorize(std::slice::from_ref(&w.agreement), request(w, NOW), subject)
+}
+
+#[test]
+fn default_deny_without_agreements() {
+    let w = world(|_| {});
+    let items = [item(1, Classification::Baseline)];
+    let report = report(Some("NL"), &items);
+    let decision = authorize(&[], request(&w, NOW), Subject::Report { report: &report, items: &items });
+    assert_eq!(decision, Decision::Deny(DenyReason::NoAgreement));
+    // An agreement in the other direction grants nothing.
+    let reverse = Request {
+        holder: &w.police,
+        recipient: &w.hotline,
+        now: Timestamp::from_secs(NOW),
+    };
+    let decision = authorize(
+        std::slice::from_ref(&w.agreement),
+        reverse,
+        Subject::Report { report: &report, items: &items },
+    );
+    assert_eq!(decision, Decision::Deny(DenyReason::NoAgreement));
+}
+
+#[test]
+fn reports_are_scoped_by_country_classification_and_time() {
+    let w = world(|_| {});
+    let baseline = [item(1, Classification::Baseline)];
+    let not_illegal = [item(2, Classification::NotIllegal)];
+    assert!(report_decision(&w, &report(Some("NL"), &baseline), &baseline).is_allowed());
+    assert_eq!(
+        report_decision(&w, &report(Some("DE"), &baseline), &baseline),
+        Decision::Deny(DenyReason::CountryNotCovered)
+    );
+    assert_eq!(
+        report_decision(&w, &report(None, &baseline), &baseline),
+        Decision::Deny(DenyReason::CountryNotCovered)
+    );
+    assert_eq!(
+        report_decision(&w, &report(Some("NL"), &not_illegal), &not_illegal),
+        Decision::Deny(DenyReason::ClassificationNotCovered)
+    );
+    let report = report(Some("NL"), &baseline);
+    let expired = authorize(
+        std::slice::from_ref(&w.agreement),
+        request(&w, 1_950_000_000),
+        Subject::Report { report: &report, items: &baseline },
+    );
+    assert_eq!(expired, Decision::Deny(DenyReason::NotValidNow));
+}
+
+#[test]
+fn items_need_scope_media_access_and_membership() {
+    let w = world(|_| {});
+    let items = [item(1, Classification::Baseline), item(2, Classification::NotIllegal)];
+    let report = report(Some("NL"), &items);
+    assert!(item_decision(&w, &report, &items, &items[0], false).is_allowed());
+    assert_eq!(
+        item_decision(&w, &report, &items, &items[0], true),
+        Decision::Deny(DenyReason::MediaNotGranted)
+    );
+    assert_eq!(
+        item_decision(&w, &report, &items, &items[1], false),
+        Decision::Deny(DenyReason::ClassificationNotCovered)
+    );
+    let stranger = item(9, Classification::Baseline);
+    assert_eq!(
+        item_decision(&w, &report, &items, &stranger, false),
+        Decision::Deny(DenyReason::NotInReport)
+    );
+}
+
+#[test]
+fn context_items_travel_only_with_a_covered_report() {
+    let w = world(|scope| {
+        scope.include_context = true;
+        scope.media = MediaAccess::Content;
+    });
+    let items = [item(1, Classification::Baseline), item(2, Classification::NotIllegal)];
+    let report_with_baseline = report(Some("NL"), &items);
+    assert!(item_decision(&w, &report_with_baseline, &items, &items[1], true).is_allowed());
+
+    let only_context = [item(2, Classification::NotIllegal)];
+    let report_without = report(Some("NL"), &only_context);
+    assert_eq!(
+        item_decision(&w, &report_without, &only_context, &only_context[0], false),
+        Decision::Deny(DenyReason::ClassificationNotCovered)
+    );
+    // Nationally illegal items are never "context".
+    let national = [item(1, Classification::Baseline), item(3, Classification::NationallyIllegal)];
+    let report = report(Some("NL"), &national);
+    assert_eq!(
+        item_decision(&w, &report, &national, &national[1], false),
+        Decision::Deny(DenyReason::ClassificationNotCovered)
+    );
+}
+
+#[test]
+fn agreements_go_only_to_their_parties() {
+    let w = world(|_| {});
+    let interpol = agency("interpol");
+    let subject = Subject::Agreement { provider: &w.hotline, recipient: &w.police };
+    assert!(authorize(&[], request(&w, NOW), subject).is_allowed());
+    let to_outsider = Request { holder: &w.hotline, recipient: &interpol, now: Timestamp::from_secs(NOW) };
+    assert_eq!(authorize(&[], to_outsider, subject), Decision::Deny(DenyReason::NotAParty));
+}
+
+#[test]
+fn forged_agreements_never_verify() {
+    let hotline = party("nl-hotline", Role::Hotline, &key(1));
+    let police = party("nl-police", Role::Lea, &key(2));
+    let good = signed_agreement(
+        terms("nl-hotline", "nl-police", scope(&[Classification::Baseline], None)),
+        &key(1),
+        &key(2),
+    );
+    assert!(good.verify(&hotline, &police).is_ok());
+
+    // One signature only.
+    let mut one_sided = good.clone();
+    one_sided.recipient_signature = None;
+    assert_eq!(one_sided.verify(&hotline, &police), Err(AgreementError::Unsigned("recipient")));
+
+    // Both "signatures" by the provider (self-issued).
+    let mut self_issued = good.clone();
+    self_issued.recipient_signature = Some(good.terms.sign(&key(1)).unwrap());
+    assert_eq!(self_issued.verify(&hotline, &police), Err(AgreementError::BadSignature("recipient")));
+
+    // Scope altered after signing.
+    let mut altered = good.clone();
+    altered.terms.scope.classifications.push(Classification::NotIllegal);
+    assert_eq!(altered.verify(&hotline, &police), Err(AgreementError::BadSignature("provider")));
+
+    // Wrong roles: police cannot provide reports to a hotline.
+    let reversed = signed_agreement(
+        terms("nl-police", "nl-hotline", scope(&[Classification::Baseline], None)),
+        &key(2),
+        &key(1),
+    );
+    assert!(matches!(
+        reversed.verify(&police, &hotline),
+        Err(AgreementError::RoleNotAllowed { .. })
+    ));
+
+    // A certificate of another agency presented for a party.
+    let stranger = party("de-hotline", Role::Hotline, &key(1));
+    assert!(matches!(good.verify(&stranger, &police), Err(AgreementError::PartyMismatch { .. })));
+
+    // A signature lifted from a record (another domain) over the same bytes never verifies.
+    let record = safeport_protocol::Signed::sign(
+        &key(1),
+        agency("nl-hotline"),
+        1,
+        Timestamp(0),
+        report(Some("NL"), &[]),
+    )
+    .unwrap();
+    let lifted = record.bytes()[record.bytes().len() - 64..].try_into().unwrap();
+    let mut transplanted = good.clone();
+    transplanted.provider_signature = Some(safeport_protocol::Signature(lifted));
+    assert_eq!(transplanted.verify(&hotline, &police), Err(AgreementError::BadSignature("provider")));
+
+    // Expired: verifies, but authorizes nothing outside its window.
+    let mut old_terms = terms("nl-hotline", "nl-police", scope(&[Classification::Baseline], None));
+    old_terms.valid_until = Timestamp::from_secs(1_750_000_000);
+    let expired = signed_agreement(old_terms, &key(1), &key(2)).verify(&hotline, &police).unwrap();
+    let items = [item(1, Classification::Baseline)];
+    let report = report(Some("NL"), &items);
+    let decision = authorize(
+        &[expired],
+        Request { holder: &hotline.agency, recipient: &police.agency, now: Timestamp::from_secs(NOW) },
+        Subject::Report { report: &report, items: &items },
+    );
+    assert_eq!(decision, Decision::Deny(DenyReason::NotValidNow));
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what building and testing Safeport needs on a fresh Debian machine, and nothing else:
+# libclang (the rocksdb crate's bindgen), a C++ compiler (RocksDB), openssl (interop tests),
+# sccache (build cache, optional). Idempotent: installed packages are skipped.
+set -euo pipefail
+need=()
+dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v sccache >/dev/null 2>&1 || need+=(sccache)
+command -v make >/dev/null 2>&1 || need+=(make)
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "bootstrap: installing ${need[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "bootstrap: cargo is not installed; install the Rust toolchain (rustup) first" >&2
+  exit 1
+fi
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
