@@ -5,9 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use safeport_protocol::pki::{
-    self, AgencySubject, CertPolicy, Revocation, TrustAnchor, Validity,
-};
+use safeport_protocol::pki::{self, AgencySubject, CertPolicy, Revocation, TrustAnchor, Validity};
 use safeport_protocol::{NodeKey, PublicKey, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -94,9 +92,8 @@ impl CaDir {
             )));
         }
         let ledger_path = dir.join(LEDGER);
-        let ledger: Ledger = serde_json::from_str(&files::read_text(&ledger_path)?).map_err(
-            |e| AdminError::Invalid(format!("{}: {e}", ledger_path.display())),
-        )?;
+        let ledger: Ledger = serde_json::from_str(&files::read_text(&ledger_path)?)
+            .map_err(|e| AdminError::Invalid(format!("{}: {e}", ledger_path.display())))?;
         Ok(Self {
             dir: dir.to_owned(),
             key,
@@ -109,7 +106,12 @@ impl CaDir {
     fn save_ledger(&self) -> Result<(), AdminError> {
         let text = serde_json::to_string_pretty(&self.ledger)
             .map_err(|e| AdminError::Invalid(e.to_string()))?;
-        files::write_file(&self.dir.join(LEDGER), &text, PUBLIC_MODE, Overwrite::Replace)?;
+        files::write_file(
+            &self.dir.join(LEDGER),
+            &text,
+            PUBLIC_MODE,
+            Overwrite::Replace,
+        )?;
         Ok(())
     }
 
@@ -135,7 +137,12 @@ pub struct InitOutput {
 }
 
 /// Creates a new federation root in `dir` (which must not hold one already).
-pub fn init(dir: &Path, federation: &str, days: u32, now: Timestamp) -> Result<InitOutput, AdminError> {
+pub fn init(
+    dir: &Path,
+    federation: &str,
+    days: u32,
+    now: Timestamp,
+) -> Result<InitOutput, AdminError> {
     std::fs::create_dir_all(dir).map_err(|reason| files::FileError::Write {
         path: dir.to_owned(),
         reason,
@@ -145,13 +152,19 @@ pub fn init(dir: &Path, federation: &str, days: u32, now: Timestamp) -> Result<I
     let root_pem = pki::create_root(&key, federation, validity, files::random_bytes()?)?;
     let key_path = dir.join(ROOT_KEY);
     let cert_path = dir.join(ROOT_CERT);
-    files::write_file(&key_path, &key.to_pkcs8_pem()?, SECRET_MODE, Overwrite::Never)?;
+    files::write_file(
+        &key_path,
+        &key.to_pkcs8_pem()?,
+        SECRET_MODE,
+        Overwrite::Never,
+    )?;
     files::write_file(&cert_path, &root_pem, PUBLIC_MODE, Overwrite::Never)?;
     let ledger = Ledger {
         federation: federation.to_owned(),
         ..Ledger::default()
     };
-    let text = serde_json::to_string_pretty(&ledger).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(&ledger).map_err(|e| AdminError::Invalid(e.to_string()))?;
     files::write_file(&dir.join(LEDGER), &text, PUBLIC_MODE, Overwrite::Never)?;
     Ok(InitOutput {
         root_certificate: cert_path,
@@ -246,7 +259,9 @@ pub struct RevokeOutput {
 pub fn revoke(ca: &mut CaDir, serial: &str, now: Timestamp) -> Result<RevokeOutput, AdminError> {
     let serial = serial.trim().trim_start_matches("0x").to_ascii_lowercase();
     if serial.is_empty() || serial.len() > 40 || !serial.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(AdminError::Invalid(format!("{serial:?} is not a hex serial number")));
+        return Err(AdminError::Invalid(format!(
+            "{serial:?} is not a hex serial number"
+        )));
     }
     let agency = ca
         .ledger
@@ -285,7 +300,12 @@ pub struct CrlOutput {
 }
 
 /// Publishes a CRL of everything revoked so far.
-pub fn crl(ca: &mut CaDir, out: &Path, valid_days: u32, now: Timestamp) -> Result<CrlOutput, AdminError> {
+pub fn crl(
+    ca: &mut CaDir,
+    out: &Path,
+    valid_days: u32,
+    now: Timestamp,
+) -> Result<CrlOutput, AdminError> {
     let revoked: Vec<Revocation> = ca
         .ledger
         .revoked
@@ -297,7 +317,14 @@ pub fn crl(ca: &mut CaDir, out: &Path, valid_days: u32, now: Timestamp) -> Resul
         .collect();
     let crl_number = ca.ledger.crl_number + 1;
     let next_update = now.plus_secs(u64::from(valid_days) * 86_400);
-    let pem = pki::create_crl(&ca.key, &ca.root_pem, &revoked, crl_number, now, next_update)?;
+    let pem = pki::create_crl(
+        &ca.key,
+        &ca.root_pem,
+        &revoked,
+        crl_number,
+        now,
+        next_update,
+    )?;
     files::write_file(out, &pem, PUBLIC_MODE, Overwrite::Replace)?;
     ca.ledger.crl_number = crl_number;
     ca.save_ledger()?;

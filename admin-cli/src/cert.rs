@@ -61,12 +61,11 @@ pub fn verify(request: &VerifyRequest<'_>) -> Result<VerifyOutput, AdminError> {
     }
     let mut anchors = Vec::new();
     for path in request.roots {
-        let anchor = TrustAnchor::from_pem(&files::read_text(path)?).map_err(|reason| {
-            AdminError::Cert {
+        let anchor =
+            TrustAnchor::from_pem(&files::read_text(path)?).map_err(|reason| AdminError::Cert {
                 path: path.clone(),
                 reason,
-            }
-        })?;
+            })?;
         anchors.push(anchor);
     }
     let mut crls = Vec::new();
@@ -80,12 +79,12 @@ pub fn verify(request: &VerifyRequest<'_>) -> Result<VerifyOutput, AdminError> {
         crls.push(crl);
     }
     let expected_key = match request.key {
-        Some(path) => Some(PublicKey::from_pem(&files::read_text(path)?).map_err(|reason| {
-            AdminError::Key {
+        Some(path) => Some(
+            PublicKey::from_pem(&files::read_text(path)?).map_err(|reason| AdminError::Key {
                 path: path.to_owned(),
                 reason,
-            }
-        })?),
+            })?,
+        ),
         None => None,
     };
     let pem = files::read_text(request.certificate)?;

@@ -13,7 +13,11 @@ use safeport_protocol::{AgencyId, Country, Role};
 use serde::Serialize;
 
 #[derive(Parser)]
-#[command(name = "safeport-admin", version, about = "Safeport administration: federation CA, node keys and certificates")]
+#[command(
+    name = "safeport-admin",
+    version,
+    about = "Safeport administration: federation CA, node keys and certificates"
+)]
 struct Cli {
     /// Print results as JSON (for scripts) instead of a readable summary.
     #[arg(long, global = true)]
@@ -187,9 +191,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let public_key_pem = safeport_admin::files::read_text(&public_key)?;
             let mut ca_dir = ca::CaDir::open(&ca_dir)?;
-            print(&ca::issue(&mut ca_dir, &subject, &public_key_pem, days, now, &out)?, cli.json)
+            print(
+                &ca::issue(&mut ca_dir, &subject, &public_key_pem, days, now, &out)?,
+                cli.json,
+            )
         }
-        Command::Ca(CaCommand::Revoke { ca: CaDirArg { ca_dir }, serial, cert }) => {
+        Command::Ca(CaCommand::Revoke {
+            ca: CaDirArg { ca_dir },
+            serial,
+            cert,
+        }) => {
             let serial = match (serial, cert) {
                 (Some(serial), _) => serial,
                 (None, Some(path)) => {
@@ -202,17 +213,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut ca_dir = ca::CaDir::open(&ca_dir)?;
             print(&ca::revoke(&mut ca_dir, &serial, now)?, cli.json)
         }
-        Command::Ca(CaCommand::Crl { ca: CaDirArg { ca_dir }, out, days }) => {
+        Command::Ca(CaCommand::Crl {
+            ca: CaDirArg { ca_dir },
+            out,
+            days,
+        }) => {
             let mut ca_dir = ca::CaDir::open(&ca_dir)?;
             print(&ca::crl(&mut ca_dir, &out, days, now)?, cli.json)
         }
         Command::Node(NodeCommand::Init { dir, listen }) => {
-            listen
-                .parse::<std::net::SocketAddr>()
-                .with_context(|| format!("--listen {listen:?} is not an address like 127.0.0.1:8470"))?;
+            listen.parse::<std::net::SocketAddr>().with_context(|| {
+                format!("--listen {listen:?} is not an address like 127.0.0.1:8470")
+            })?;
             print(&node_init::init(&dir, &listen)?, cli.json)
         }
-        Command::Cert(CertCommand::Verify { certificate, roots, crls, at, roles, key }) => {
+        Command::Cert(CertCommand::Verify {
+            certificate,
+            roots,
+            crls,
+            at,
+            roles,
+            key,
+        }) => {
             let at = match at {
                 Some(text) => safeport_admin::parse_time(&text)?,
                 None => now,
@@ -233,7 +255,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(output) => print(&output, cli.json),
                 Err(error) => {
                     if cli.json {
-                        println!("{}", serde_json::json!({ "valid": false, "error": error.to_string() }));
+                        println!(
+                            "{}",
+                            serde_json::json!({ "valid": false, "error": error.to_string() })
+                        );
                     }
                     Err(error.into())
                 }

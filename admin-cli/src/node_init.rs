@@ -69,9 +69,24 @@ pub fn init(dir: &Path, listen: &str) -> Result<NodeInitOutput, AdminError> {
     let key_file = dir.join(NODE_KEY);
     let public_key_file = dir.join(NODE_PUBLIC_KEY);
     let config_file = dir.join(NODE_CONFIG);
-    files::write_file(&key_file, &key.to_pkcs8_pem()?, SECRET_MODE, Overwrite::Never)?;
-    files::write_file(&public_key_file, &key.public().to_pem()?, PUBLIC_MODE, Overwrite::Never)?;
-    files::write_file(&config_file, &config_template(listen), PUBLIC_MODE, Overwrite::Never)?;
+    files::write_file(
+        &key_file,
+        &key.to_pkcs8_pem()?,
+        SECRET_MODE,
+        Overwrite::Never,
+    )?;
+    files::write_file(
+        &public_key_file,
+        &key.public().to_pem()?,
+        PUBLIC_MODE,
+        Overwrite::Never,
+    )?;
+    files::write_file(
+        &config_file,
+        &config_template(listen),
+        PUBLIC_MODE,
+        Overwrite::Never,
+    )?;
     Ok(NodeInitOutput {
         key_file,
         public_key_file,

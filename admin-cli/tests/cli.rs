@@ -2,6 +2,7 @@
 //! certificate, revocation and a CRL; checked by our own `cert verify` and by `openssl`, so what
 //! the tool writes is interoperable. Also bad input: every failure is a clear message and a
 //! non-zero exit, never a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -31,12 +32,18 @@ fn failure(args: &[&str]) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "{args:?} should fail");
     assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    assert!(stderr.starts_with("error"), "{args:?}: unclear error {stderr:?}");
+    assert!(
+        stderr.starts_with("error"),
+        "{args:?}: unclear error {stderr:?}"
+    );
     stderr
 }
 
 fn openssl(args: &[&str]) -> Output {
-    Command::new("openssl").args(args).output().expect("openssl is installed (scripts/bootstrap.sh)")
+    Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is installed (scripts/bootstrap.sh)")
 }
 
 fn p(path: &Path) -> &str {
@@ -74,9 +81,22 @@ fn named_fixture(name: &str) -> Fixture {
 
 fn issue(f: &Fixture, agency: &str, role: &str, out: &Path) -> serde_json::Value {
     ok_json(&[
-        "ca", "issue", "--ca-dir", p(&f.ca), "--public-key", p(&f.node.join("node.pub.pem")),
-        "--agency-id", agency, "--role", role, "--country", "NL", "--organisation",
-        "Test Hotline NL", "--out", p(out),
+        "ca",
+        "issue",
+        "--ca-dir",
+        p(&f.ca),
+        "--public-key",
+        p(&f.node.join("node.pub.pem")),
+        "--agency-id",
+        agency,
+        "--role",
+        role,
+        "--country",
+        "NL",
+        "--organisation",
+        "Test Hotline NL",
+        "--out",
+        p(out),
     ])
 }
 
@@ -94,21 +114,49 @@ fn issue_verify_revoke_with_safeport_and_openssl() {
 
     // Our own verification, with role and key policy.
     let verified = ok_json(&[
-        "cert", "verify", p(&cert), "--root", p(&f.root), "--role", "hotline", "--key",
+        "cert",
+        "verify",
+        p(&cert),
+        "--root",
+        p(&f.root),
+        "--role",
+        "hotline",
+        "--key",
         p(&f.node.join("node.pub.pem")),
     ]);
     assert_eq!(verified["agency"], "nl-hotline");
     assert_eq!(verified["serial"], serial.as_str());
-    let wrong_role = failure(&["cert", "verify", p(&cert), "--root", p(&f.root), "--role", "lea"]);
+    let wrong_role = failure(&[
+        "cert",
+        "verify",
+        p(&cert),
+        "--root",
+        p(&f.root),
+        "--role",
+        "lea",
+    ]);
     assert!(wrong_role.contains("role"), "{wrong_role}");
 
     // openssl accepts the chain and shows the agency fields.
     let out = openssl(&["verify", "-CAfile", p(&f.root), p(&cert)]);
-    assert!(out.status.success(), "openssl verify: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = openssl(&["x509", "-noout", "-text", "-in", p(&cert)]);
     let text = String::from_utf8_lossy(&text.stdout);
-    for field in ["CN = nl-hotline", "OU = hotline", "C = NL", "O = Test Hotline NL", "ED25519"] {
-        assert!(text.contains(field), "openssl x509 -text lacks {field:?}:\n{text}");
+    for field in [
+        "CN = nl-hotline",
+        "OU = hotline",
+        "C = NL",
+        "O = Test Hotline NL",
+        "ED25519",
+    ] {
+        assert!(
+            text.contains(field),
+            "openssl x509 -text lacks {field:?}:\n{text}"
+        );
     }
 
     // Revoke one, publish a CRL: openssl and Safeport both reject it and accept the other.
@@ -120,19 +168,67 @@ fn issue_verify_revoke_with_safeport_and_openssl() {
     assert_eq!(published["revoked"], 1);
     assert_eq!(published["crl_number"], 1);
 
-    let out = openssl(&["verify", "-CAfile", p(&f.root), "-CRLfile", p(&crl), "-crl_check", p(&cert)]);
-    assert!(!out.status.success(), "openssl accepted a revoked certificate");
-    let said = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let out = openssl(&[
+        "verify",
+        "-CAfile",
+        p(&f.root),
+        "-CRLfile",
+        p(&crl),
+        "-crl_check",
+        p(&cert),
+    ]);
+    assert!(
+        !out.status.success(),
+        "openssl accepted a revoked certificate"
+    );
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("revoked"), "{said}");
-    let out = openssl(&["verify", "-CAfile", p(&f.root), "-CRLfile", p(&crl), "-crl_check", p(&other)]);
-    assert!(out.status.success(), "openssl with CRL: {}", String::from_utf8_lossy(&out.stderr));
+    let out = openssl(&[
+        "verify",
+        "-CAfile",
+        p(&f.root),
+        "-CRLfile",
+        p(&crl),
+        "-crl_check",
+        p(&other),
+    ]);
+    assert!(
+        out.status.success(),
+        "openssl with CRL: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let reason = failure(&["cert", "verify", p(&cert), "--root", p(&f.root), "--crl", p(&crl)]);
+    let reason = failure(&[
+        "cert",
+        "verify",
+        p(&cert),
+        "--root",
+        p(&f.root),
+        "--crl",
+        p(&crl),
+    ]);
     assert!(reason.contains("revoked"), "{reason}");
-    ok_json(&["cert", "verify", p(&other), "--root", p(&f.root), "--crl", p(&crl)]);
+    ok_json(&[
+        "cert",
+        "verify",
+        p(&other),
+        "--root",
+        p(&f.root),
+        "--crl",
+        p(&crl),
+    ]);
 
     // Time is an input: after expiry the same certificate is refused.
-    let later = failure(&["cert", "verify", p(&other), "--root", p(&f.root), "--at", "2099-01-01T00:00:00Z"]);
+    let later = failure(&[
+        "cert",
+        "verify",
+        p(&other),
+        "--root",
+        p(&f.root),
+        "--at",
+        "2099-01-01T00:00:00Z",
+    ]);
     assert!(later.contains("expired"), "{later}");
 }
 
@@ -143,7 +239,10 @@ fn a_root_of_another_federation_is_refused() {
     let cert = theirs.node.join("node.pem");
     issue(&theirs, "de-hotline", "hotline", &cert);
     let reason = failure(&["cert", "verify", p(&cert), "--root", p(&ours.root)]);
-    assert!(reason.contains("not a configured federation root"), "{reason}");
+    assert!(
+        reason.contains("not a configured federation root"),
+        "{reason}"
+    );
     let out = openssl(&["verify", "-CAfile", p(&ours.root), p(&cert)]);
     assert!(!out.status.success());
     // A root with the same name but another key: the signature gives it away.
@@ -152,7 +251,11 @@ fn a_root_of_another_federation_is_refused() {
     issue(&impostor, "nl-hotline", "hotline", &forged);
     let reason = failure(&["cert", "verify", p(&forged), "--root", p(&ours.root)]);
     assert!(reason.contains("does not verify"), "{reason}");
-    assert!(!openssl(&["verify", "-CAfile", p(&ours.root), p(&forged)]).status.success());
+    assert!(
+        !openssl(&["verify", "-CAfile", p(&ours.root), p(&forged)])
+            .status
+            .success()
+    );
 }
 
 #[test]
@@ -172,11 +275,29 @@ fn bad_input_gives_clear_errors() {
     failure(&["cert", "verify", p(&corrupted), "--root", p(&f.root)]);
 
     let bad_key = f.node.join("bad.pub.pem");
-    std::fs::write(&bad_key, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").unwrap();
+    std::fs::write(
+        &bad_key,
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    )
+    .unwrap();
     let out = f.node.join("never.pem");
     let reason = failure(&[
-        "ca", "issue", "--ca-dir", p(&f.ca), "--public-key", p(&bad_key), "--agency-id",
-        "nl-hotline", "--role", "hotline", "--country", "NL", "--organisation", "X", "--out", p(&out),
+        "ca",
+        "issue",
+        "--ca-dir",
+        p(&f.ca),
+        "--public-key",
+        p(&bad_key),
+        "--agency-id",
+        "nl-hotline",
+        "--role",
+        "hotline",
+        "--country",
+        "NL",
+        "--organisation",
+        "X",
+        "--out",
+        p(&out),
     ]);
     assert!(reason.contains("public key"), "{reason}");
     assert!(!out.exists(), "a failed issue wrote a file");
@@ -187,8 +308,22 @@ fn bad_input_gives_clear_errors() {
         ("--agency-id", "NL Hotline", "agency id"),
     ] {
         let mut args = vec![
-            "ca", "issue", "--ca-dir", p(&f.ca), "--public-key", "x", "--agency-id", "nl-hotline",
-            "--role", "hotline", "--country", "NL", "--organisation", "X", "--out", p(&out),
+            "ca",
+            "issue",
+            "--ca-dir",
+            p(&f.ca),
+            "--public-key",
+            "x",
+            "--agency-id",
+            "nl-hotline",
+            "--role",
+            "hotline",
+            "--country",
+            "NL",
+            "--organisation",
+            "X",
+            "--out",
+            p(&out),
         ];
         let at = args.iter().position(|a| *a == flag).unwrap();
         args[at + 1] = value;
@@ -199,7 +334,14 @@ fn bad_input_gives_clear_errors() {
     // A truncated root key: the CA refuses to open.
     let key = std::fs::read_to_string(f.ca.join("root.key")).unwrap();
     std::fs::write(f.ca.join("root.key"), &key[..40]).unwrap();
-    failure(&["ca", "crl", "--ca-dir", p(&f.ca), "--out", p(&f.ca.join("crl.pem"))]);
+    failure(&[
+        "ca",
+        "crl",
+        "--ca-dir",
+        p(&f.ca),
+        "--out",
+        p(&f.ca.join("crl.pem")),
+    ]);
 
     // Re-running init never overwrites an existing key.
     let reason = failure(&["node", "init", "--dir", p(&f.node)]);
@@ -224,7 +366,14 @@ fn every_command_explains_its_options() {
         assert!(help.contains("Usage"), "{command:?}");
     }
     let help = String::from_utf8_lossy(&admin(&["ca", "issue", "--help"]).stdout).into_owned();
-    for option in ["--public-key", "--agency-id", "--role", "--country", "--days", "--out"] {
+    for option in [
+        "--public-key",
+        "--agency-id",
+        "--role",
+        "--country",
+        "--days",
+        "--out",
+    ] {
         assert!(help.contains(option), "ca issue --help lacks {option}");
     }
 }

@@ -105,10 +105,10 @@ impl AgreementTerms {
         if !strictly_sorted(&scope.classifications) {
             return Err("classifications must be sorted and unique".into());
         }
-        if let CountryScope::Only(countries) = &scope.hosting_countries {
-            if countries.len() > MAX_SCOPE_COUNTRIES || !strictly_sorted(countries) {
-                return Err("hosting countries must be sorted, unique and bounded".into());
-            }
+        if let CountryScope::Only(countries) = &scope.hosting_countries
+            && (countries.len() > MAX_SCOPE_COUNTRIES || !strictly_sorted(countries))
+        {
+            return Err("hosting countries must be sorted, unique and bounded".into());
         }
         Ok(())
     }

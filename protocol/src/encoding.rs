@@ -125,13 +125,22 @@ mod tests {
         assert_eq!(decode::<u64>(&canonical, 16), Ok(300));
         // 5 encoded as two bytes (continuation bit set, then zero) decodes in postcard but is
         // not canonical.
-        assert_eq!(decode::<u64>(&[0x85, 0x00], 16), Err(EncodingError::NonCanonical));
-        assert_eq!(decode::<u64>(&[5, 0], 16), Err(EncodingError::TrailingBytes(1)));
+        assert_eq!(
+            decode::<u64>(&[0x85, 0x00], 16),
+            Err(EncodingError::NonCanonical)
+        );
+        assert_eq!(
+            decode::<u64>(&[5, 0], 16),
+            Err(EncodingError::TrailingBytes(1))
+        );
         assert!(matches!(
             decode::<u64>(&[0; 17], 16),
             Err(EncodingError::Oversize { len: 17, max: 16 })
         ));
-        assert!(matches!(decode::<bool>(&[2], 16), Err(EncodingError::Malformed(_))));
+        assert!(matches!(
+            decode::<bool>(&[2], 16),
+            Err(EncodingError::Malformed(_))
+        ));
     }
 
     #[test]

@@ -244,7 +244,10 @@ mod tests {
     fn text_form_round_trips() {
         let v = HashValue::Sha1([0xab; 20]);
         assert_eq!(v.to_string().parse::<HashValue>(), Ok(v));
-        assert_eq!("SHA-256".parse::<HashAlgorithm>(), Ok(HashAlgorithm::Sha256));
+        assert_eq!(
+            "SHA-256".parse::<HashAlgorithm>(),
+            Ok(HashAlgorithm::Sha256)
+        );
         assert!("crc32:00".parse::<HashValue>().is_err());
     }
 

@@ -336,7 +336,16 @@ mod tests {
     fn agency_ids_are_validated() {
         assert!(AgencyId::new("nl-hotline").is_ok());
         assert!(AgencyId::new("interpol").is_ok());
-        for bad in ["", "ab", "-nl", "nl-", "NL-hotline", "nl hotline", "nl_hotline", "nl.x"] {
+        for bad in [
+            "",
+            "ab",
+            "-nl",
+            "nl-",
+            "NL-hotline",
+            "nl hotline",
+            "nl_hotline",
+            "nl.x",
+        ] {
             assert!(AgencyId::new(bad).is_err(), "{bad:?} accepted");
         }
         assert!(AgencyId::new(&"a".repeat(65)).is_err());
@@ -350,6 +359,10 @@ mod tests {
         for bad in ["XX", "N", "NLD", "", "1A", "ÖS"] {
             assert!(Country::new(bad).is_err(), "{bad:?} accepted");
         }
+        // The table holds the 249 officially assigned codes, sorted and unique.
+        let codes: Vec<&str> = ISO_3166_ALPHA2.split(' ').collect();
+        assert_eq!(codes.len(), 249);
+        assert!(codes.windows(2).all(|pair| pair[0] < pair[1]));
         // The wire form accepts only the canonical upper-case spelling.
         assert!(Country::try_from("nl".to_string()).is_err());
     }

@@ -104,7 +104,10 @@ impl Report {
 
 fn check_text(what: &str, value: &str, max: usize) -> Result<(), String> {
     if value.len() > max {
-        return Err(format!("{what} is {} bytes; the limit is {max}", value.len()));
+        return Err(format!(
+            "{what} is {} bytes; the limit is {max}",
+            value.len()
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err(format!("{what} contains control characters"));

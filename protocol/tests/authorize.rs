@@ -1,5 +1,6 @@
 //! `authorize()` and agreement verification: default deny, scope by country, classification,
 //! media access and context, and agreements that are forged in each of the ways a peer might.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 mod common;
 
@@ -50,11 +51,25 @@ fn report_decision(w: &World, report: &Report, items: &[MediaItem]) -> Decision 
     )
 }
 
-fn item_decision(w: &World, report: &Report, items: &[MediaItem], item: &MediaItem, content: bool) -> Decision {
+fn item_decision(
+    w: &World,
+    report: &Report,
+    items: &[MediaItem],
+    item: &MediaItem,
+    content: bool,
+) -> Decision {
     let subject = if content {
-        Subject::MediaContent { report, items, item }
+        Subject::MediaContent {
+            report,
+            items,
+            item,
+        }
     } else {
-        Subject::MediaItem { report, items, item }
+        Subject::MediaItem {
+            report,
+            items,
+            item,
+        }
     };
     authorize(std::slice::from_ref(&w.agreement), request(w, NOW), subject)
 }
@@ -64,7 +79,14 @@ fn default_deny_without_agreements() {
     let w = world(|_| {});
     let items = [item(1, Classification::Baseline)];
     let report = report(Some("NL"), &items);
-    let decision = authorize(&[], request(&w, NOW), Subject::Report { report: &report, items: &items });
+    let decision = authorize(
+        &[],
+        request(&w, NOW),
+        Subject::Report {
+            report: &report,
+            items: &items,
+        },
+    );
     assert_eq!(decision, Decision::Deny(DenyReason::NoAgreement));
     // An agreement in the other direction grants nothing.
     let reverse = Request {
@@ -75,7 +97,10 @@ fn default_deny_without_agreements() {
     let decision = authorize(
         std::slice::from_ref(&w.agreement),
         reverse,
-        Subject::Report { report: &report, items: &items },
+        Subject::Report {
+            report: &report,
+            items: &items,
+        },
     );
     assert_eq!(decision, Decision::Deny(DenyReason::NoAgreement));
 }
@@ -102,7 +127,10 @@ fn reports_are_scoped_by_country_classification_and_time() {
     let expired = authorize(
         std::slice::from_ref(&w.agreement),
         request(&w, 1_950_000_000),
-        Subject::Report { report: &report, items: &baseline },
+        Subject::Report {
+            report: &report,
+            items: &baseline,
+        },
     );
     assert_eq!(expired, Decision::Deny(DenyReason::NotValidNow));
 }
@@ -110,7 +138,10 @@ fn reports_are_scoped_by_country_classification_and_time() {
 #[test]
 fn items_need_scope_media_access_and_membership() {
     let w = world(|_| {});
-    let items = [item(1, Classification::Baseline), item(2, Classification::NotIllegal)];
+    let items = [
+        item(1, Classification::Baseline),
+        item(2, Classification::NotIllegal),
+    ];
     let report = report(Some("NL"), &items);
     assert!(item_decision(&w, &report, &items, &items[0], false).is_allowed());
     assert_eq!(
@@ -134,7 +165,10 @@ fn context_items_travel_only_with_a_covered_report() {
         scope.include_context = true;
         scope.media = MediaAccess::Content;
     });
-    let items = [item(1, Classification::Baseline), item(2, Classification::NotIllegal)];
+    let items = [
+        item(1, Classification::Baseline),
+        item(2, Classification::NotIllegal),
+    ];
     let report_with_baseline = report(Some("NL"), &items);
     assert!(item_decision(&w, &report_with_baseline, &items, &items[1], true).is_allowed());
 
@@ -145,7 +179,10 @@ fn context_items_travel_only_with_a_covered_report() {
         Decision::Deny(DenyReason::ClassificationNotCovered)
     );
     // Nationally illegal items are never "context".
-    let national = [item(1, Classification::Baseline), item(3, Classification::NationallyIllegal)];
+    let national = [
+        item(1, Classification::Baseline),
+        item(3, Classification::NationallyIllegal),
+    ];
     let report = report(Some("NL"), &national);
     assert_eq!(
         item_decision(&w, &report, &national, &national[1], false),
@@ -157,10 +194,20 @@ fn context_items_travel_only_with_a_covered_report() {
 fn agreements_go_only_to_their_parties() {
     let w = world(|_| {});
     let interpol = agency("interpol");
-    let subject = Subject::Agreement { provider: &w.hotline, recipient: &w.police };
+    let subject = Subject::Agreement {
+        provider: &w.hotline,
+        recipient: &w.police,
+    };
     assert!(authorize(&[], request(&w, NOW), subject).is_allowed());
-    let to_outsider = Request { holder: &w.hotline, recipient: &interpol, now: Timestamp::from_secs(NOW) };
-    assert_eq!(authorize(&[], to_outsider, subject), Decision::Deny(DenyReason::NotAParty));
+    let to_outsider = Request {
+        holder: &w.hotline,
+        recipient: &interpol,
+        now: Timestamp::from_secs(NOW),
+    };
+    assert_eq!(
+        authorize(&[], to_outsider, subject),
+        Decision::Deny(DenyReason::NotAParty)
+    );
 }
 
 #[test]
@@ -168,7 +215,11 @@ fn forged_agreements_never_verify() {
     let hotline = party("nl-hotline", Role::Hotline, &key(1));
     let police = party("nl-police", Role::Lea, &key(2));
     let good = signed_agreement(
-        terms("nl-hotline", "nl-police", scope(&[Classification::Baseline], None)),
+        terms(
+            "nl-hotline",
+            "nl-police",
+            scope(&[Classification::Baseline], None),
+        ),
         &key(1),
         &key(2),
     );
@@ -177,21 +228,38 @@ fn forged_agreements_never_verify() {
     // One signature only.
     let mut one_sided = good.clone();
     one_sided.recipient_signature = None;
-    assert_eq!(one_sided.verify(&hotline, &police), Err(AgreementError::Unsigned("recipient")));
+    assert_eq!(
+        one_sided.verify(&hotline, &police),
+        Err(AgreementError::Unsigned("recipient"))
+    );
 
     // Both "signatures" by the provider (self-issued).
     let mut self_issued = good.clone();
     self_issued.recipient_signature = Some(good.terms.sign(&key(1)).unwrap());
-    assert_eq!(self_issued.verify(&hotline, &police), Err(AgreementError::BadSignature("recipient")));
+    assert_eq!(
+        self_issued.verify(&hotline, &police),
+        Err(AgreementError::BadSignature("recipient"))
+    );
 
     // Scope altered after signing.
     let mut altered = good.clone();
-    altered.terms.scope.classifications.push(Classification::NotIllegal);
-    assert_eq!(altered.verify(&hotline, &police), Err(AgreementError::BadSignature("provider")));
+    altered
+        .terms
+        .scope
+        .classifications
+        .push(Classification::NotIllegal);
+    assert_eq!(
+        altered.verify(&hotline, &police),
+        Err(AgreementError::BadSignature("provider"))
+    );
 
     // Wrong roles: police cannot provide reports to a hotline.
     let reversed = signed_agreement(
-        terms("nl-police", "nl-hotline", scope(&[Classification::Baseline], None)),
+        terms(
+            "nl-police",
+            "nl-hotline",
+            scope(&[Classification::Baseline], None),
+        ),
         &key(2),
         &key(1),
     );
@@ -202,7 +270,10 @@ fn forged_agreements_never_verify() {
 
     // A certificate of another agency presented for a party.
     let stranger = party("de-hotline", Role::Hotline, &key(1));
-    assert!(matches!(good.verify(&stranger, &police), Err(AgreementError::PartyMismatch { .. })));
+    assert!(matches!(
+        good.verify(&stranger, &police),
+        Err(AgreementError::PartyMismatch { .. })
+    ));
 
     // A signature lifted from a record (another domain) over the same bytes never verifies.
     let record = safeport_protocol::Signed::sign(
@@ -213,21 +284,96 @@ fn forged_agreements_never_verify() {
         report(Some("NL"), &[]),
     )
     .unwrap();
-    let lifted = record.bytes()[record.bytes().len() - 64..].try_into().unwrap();
+    let lifted = record.bytes()[record.bytes().len() - 64..]
+        .try_into()
+        .unwrap();
     let mut transplanted = good.clone();
     transplanted.provider_signature = Some(safeport_protocol::Signature(lifted));
-    assert_eq!(transplanted.verify(&hotline, &police), Err(AgreementError::BadSignature("provider")));
+    assert_eq!(
+        transplanted.verify(&hotline, &police),
+        Err(AgreementError::BadSignature("provider"))
+    );
 
     // Expired: verifies, but authorizes nothing outside its window.
-    let mut old_terms = terms("nl-hotline", "nl-police", scope(&[Classification::Baseline], None));
+    let mut old_terms = terms(
+        "nl-hotline",
+        "nl-police",
+        scope(&[Classification::Baseline], None),
+    );
     old_terms.valid_until = Timestamp::from_secs(1_750_000_000);
-    let expired = signed_agreement(old_terms, &key(1), &key(2)).verify(&hotline, &police).unwrap();
+    let expired = signed_agreement(old_terms, &key(1), &key(2))
+        .verify(&hotline, &police)
+        .unwrap();
     let items = [item(1, Classification::Baseline)];
     let report = report(Some("NL"), &items);
     let decision = authorize(
         &[expired],
-        Request { holder: &hotline.agency, recipient: &police.agency, now: Timestamp::from_secs(NOW) },
-        Subject::Report { report: &report, items: &items },
+        Request {
+            holder: &hotline.agency,
+            recipient: &police.agency,
+            now: Timestamp::from_secs(NOW),
+        },
+        Subject::Report {
+            report: &report,
+            items: &items,
+        },
     );
     assert_eq!(decision, Decision::Deny(DenyReason::NotValidNow));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_items() -> impl Strategy<Value = Vec<MediaItem>> {
+        prop::collection::vec(arb_item(), 0..5).prop_map(|mut items| {
+            // Distinct salts keep commitments distinct, as real intake does.
+            for (i, item) in items.iter_mut().enumerate() {
+                item.salt[0] = i as u8;
+            }
+            items
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Whatever the scope: an item is never disclosed without its report, content never
+        /// without item metadata, and a one-sided agreement never verifies.
+        #[test]
+        fn item_decisions_imply_report_decisions(
+            agreement in arb_agreement(),
+            items in arb_items(),
+            country in prop::sample::select(vec!["NL", "DE", "FR"]),
+            offset in 0u64..2_000_000,
+        ) {
+            let hotline = party("nl-hotline", Role::Hotline, &key(1));
+            let police = party("nl-police", Role::Lea, &key(2));
+            let verified = match agreement.verify(&hotline, &police) {
+                Ok(verified) => verified,
+                Err(_) => {
+                    prop_assert!(agreement.recipient_signature.is_none());
+                    return Ok(());
+                }
+            };
+            let report = report(Some(country), &items);
+            let request = Request {
+                holder: &hotline.agency,
+                recipient: &police.agency,
+                now: Timestamp::from_secs(1_700_000_000 - 1_000 + offset),
+            };
+            let grants = std::slice::from_ref(&verified);
+            let report_ok = authorize(grants, request, Subject::Report { report: &report, items: &items }).is_allowed();
+            for item in &items {
+                let meta = authorize(grants, request, Subject::MediaItem { report: &report, items: &items, item }).is_allowed();
+                let content = authorize(grants, request, Subject::MediaContent { report: &report, items: &items, item }).is_allowed();
+                prop_assert!(!meta || report_ok);
+                prop_assert!(!content || meta);
+            }
+            prop_assert_eq!(
+                authorize(&[], request, Subject::Report { report: &report, items: &items }),
+                Decision::Deny(DenyReason::NoAgreement)
+            );
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Federation certificates: a valid chain is accepted, and each way a certificate can be wrong
 //! is rejected with its own error.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 mod common;
 
@@ -64,7 +65,12 @@ fn year() -> Validity {
     Validity::days_from(Timestamp::from_secs(START), 365)
 }
 
-fn verify(fed: &Federation, pem: &str, crls: &[Crl], policy: &CertPolicy) -> Result<Role, CertError> {
+fn verify(
+    fed: &Federation,
+    pem: &str,
+    crls: &[Crl],
+    policy: &CertPolicy,
+) -> Result<Role, CertError> {
     verify_agency_certificate(pem, std::slice::from_ref(&fed.anchor), crls, now(), policy)
         .map(|identity| identity.subject.role)
 }
@@ -76,7 +82,7 @@ fn a_valid_chain_is_accepted_with_its_fields() {
     let pem = issue(&fed, &node, Role::Hotline, year(), 7);
     let identity = verify_agency_certificate(
         &pem,
-        &[fed.anchor.clone()],
+        std::slice::from_ref(&fed.anchor),
         &[],
         now(),
         &CertPolicy {
@@ -140,9 +146,15 @@ fn revoked_is_rejected_and_a_stale_crl_fails_closed() {
     let fed = federation(100, "Test Federation");
     let pem = issue(&fed, &key(1), Role::Hotline, year(), 9);
     let other = issue(&fed, &key(2), Role::Hotline, year(), 10);
-    let serial = verify_agency_certificate(&pem, &[fed.anchor.clone()], &[], now(), &CertPolicy::default())
-        .unwrap()
-        .serial;
+    let serial = verify_agency_certificate(
+        &pem,
+        std::slice::from_ref(&fed.anchor),
+        &[],
+        now(),
+        &CertPolicy::default(),
+    )
+    .unwrap()
+    .serial;
     let crl_pem = create_crl(
         &fed.authority,
         &fed.root_pem,
@@ -155,18 +167,32 @@ fn revoked_is_rejected_and_a_stale_crl_fails_closed() {
         Timestamp::from_secs(START + 7 * 86_400),
     )
     .unwrap();
-    let crl = Crl::from_pem(&crl_pem, &[fed.anchor.clone()]).unwrap();
+    let crl = Crl::from_pem(&crl_pem, std::slice::from_ref(&fed.anchor)).unwrap();
     assert_eq!(crl.len(), 1);
     assert_eq!(crl.number(), Some("1"));
     assert!(matches!(
         verify(&fed, &pem, std::slice::from_ref(&crl), &CertPolicy::default()),
         Err(CertError::Revoked { serial: s, .. }) if s == serial
     ));
-    assert_eq!(verify(&fed, &other, std::slice::from_ref(&crl), &CertPolicy::default()), Ok(Role::Hotline));
+    assert_eq!(
+        verify(
+            &fed,
+            &other,
+            std::slice::from_ref(&crl),
+            &CertPolicy::default()
+        ),
+        Ok(Role::Hotline)
+    );
 
     let late = Timestamp::from_secs(START + 8 * 86_400);
     assert!(matches!(
-        verify_agency_certificate(&other, &[fed.anchor.clone()], &[crl], late, &CertPolicy::default()),
+        verify_agency_certificate(
+            &other,
+            std::slice::from_ref(&fed.anchor),
+            &[crl],
+            late,
+            &CertPolicy::default()
+        ),
         Err(CertError::CrlStale { .. })
     ));
 }
@@ -185,11 +211,11 @@ fn a_crl_from_another_root_or_tampered_is_refused() {
     )
     .unwrap();
     assert!(matches!(
-        Crl::from_pem(&crl_pem, &[fed.anchor.clone()]),
+        Crl::from_pem(&crl_pem, std::slice::from_ref(&fed.anchor)),
         Err(CertError::UnknownIssuer { .. })
     ));
     assert!(matches!(
-        Crl::from_pem(&fed.root_pem, &[fed.anchor.clone()]),
+        Crl::from_pem(&fed.root_pem, std::slice::from_ref(&fed.anchor)),
         Err(CertError::Pem { .. })
     ));
 }
@@ -209,7 +235,10 @@ fn wrong_role_and_key_mismatch_are_rejected() {
                 expected_key: None
             }
         ),
-        Err(CertError::WrongRole { found: Role::Lea, .. })
+        Err(CertError::WrongRole {
+            found: Role::Lea,
+            ..
+        })
     ));
     assert!(matches!(
         verify(

@@ -1,5 +1,6 @@
 //! Signed records: golden vectors (any change of the wire encoding fails here), round trips,
 //! single-byte mutations and non-canonical encodings.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
 mod common;
 
@@ -45,7 +46,10 @@ fn golden_records() -> Vec<(&'static str, Vec<u8>)> {
     .unwrap();
     vec![
         ("report", report.bytes().to_vec()),
-        ("report-item-1-commitment", items[0].commitment().unwrap().to_vec()),
+        (
+            "report-item-1-commitment",
+            items[0].commitment().unwrap().to_vec(),
+        ),
         ("agreement", agreement.bytes().to_vec()),
     ]
 }
@@ -99,7 +103,10 @@ fn check_round_trip<T: RecordBody + PartialEq + std::fmt::Debug>(body: T) {
     let decoded = Signed::<T>::decode_verified(record.bytes(), &key(42).public()).unwrap();
     assert_eq!(decoded.body(), &body);
     assert_eq!(decoded.id(), record.id());
-    assert_eq!(encoding::decode::<T>(&encoding::encode(&body).unwrap(), 1 << 22).unwrap(), body);
+    assert_eq!(
+        encoding::decode::<T>(&encoding::encode(&body).unwrap(), 1 << 22).unwrap(),
+        body
+    );
 }
 
 fn check_every_mutation_fails<T: RecordBody>(record: &Signed<T>) {
@@ -180,7 +187,10 @@ fn unknown_versions_and_types_are_refused() {
     let record = sign(report(Some("NL"), &[]));
     let mut bytes = record.bytes().to_vec();
     bytes[0] = 2;
-    assert_eq!(RawRecord::decode(&bytes), Err(RecordError::UnknownFormat(2)));
+    assert_eq!(
+        RawRecord::decode(&bytes),
+        Err(RecordError::UnknownFormat(2))
+    );
 
     let mut bytes = record.bytes().to_vec();
     bytes[2] = 9; // schema version
@@ -207,7 +217,10 @@ fn oversize_input_is_refused_before_decoding() {
 #[test]
 fn a_signature_under_another_key_fails() {
     let record = sign(report(Some("NL"), &[]));
-    assert_eq!(record.verify(&key(1).public()), Err(RecordError::BadSignature));
+    assert_eq!(
+        record.verify(&key(1).public()),
+        Err(RecordError::BadSignature)
+    );
 }
 
 #[test]

@@ -97,7 +97,9 @@ fn to_datetime(t: Timestamp) -> Result<OffsetDateTime, IssueError> {
 
 fn apply_validity(params: &mut CertificateParams, validity: Validity) -> Result<(), IssueError> {
     if validity.not_after <= validity.not_before {
-        return Err(IssueError::Validity("not_after is not after not_before".into()));
+        return Err(IssueError::Validity(
+            "not_after is not after not_before".into(),
+        ));
     }
     params.not_before = to_datetime(validity.not_before)?;
     params.not_after = to_datetime(validity.not_after)?;

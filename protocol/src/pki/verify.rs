@@ -202,7 +202,9 @@ fn ed25519_key(cert: &X509Certificate<'_>, what: &'static str) -> Result<PublicK
 }
 
 fn signature_of(bytes: &[u8], what: &'static str) -> Result<Signature, CertError> {
-    let bytes: [u8; 64] = bytes.try_into().map_err(|_| CertError::BadSignature(what))?;
+    let bytes: [u8; 64] = bytes
+        .try_into()
+        .map_err(|_| CertError::BadSignature(what))?;
     Ok(Signature(bytes))
 }
 
@@ -210,7 +212,9 @@ fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>, CertError> {
     let (rest, cert) = X509Certificate::from_der(der)
         .map_err(|e| CertError::Malformed(format!("certificate ({e})")))?;
     if !rest.is_empty() {
-        return Err(CertError::Malformed("certificate has trailing bytes".into()));
+        return Err(CertError::Malformed(
+            "certificate has trailing bytes".into(),
+        ));
     }
     Ok(cert)
 }

@@ -1,6 +1,7 @@
 //! Fixtures and proptest strategies shared by the protocol's integration tests. All data is
 //! synthetic: made-up agencies, URLs under `.test`, hashes of nothing in particular.
 #![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
 use safeport_protocol::agreement::{
@@ -103,7 +104,11 @@ pub fn terms(provider: &str, recipient: &str, scope: Scope) -> AgreementTerms {
     }
 }
 
-pub fn signed_agreement(terms: AgreementTerms, provider: &NodeKey, recipient: &NodeKey) -> Agreement {
+pub fn signed_agreement(
+    terms: AgreementTerms,
+    provider: &NodeKey,
+    recipient: &NodeKey,
+) -> Agreement {
     Agreement {
         provider_signature: Some(terms.sign(provider).unwrap()),
         recipient_signature: Some(terms.sign(recipient).unwrap()),
@@ -134,22 +139,24 @@ pub fn arb_item() -> impl Strategy<Value = MediaItem> {
         arb_classification(),
         proptest::option::of(arb_text()),
     )
-        .prop_map(|(salt, sha256, pdq, size, dims, url, class, analyst)| MediaItem {
-            salt,
-            md5: salt,
-            sha1: [salt[0]; 20],
-            sha256,
-            pdq: pdq.map(|(bits, q)| PdqHash::new(bits, q).unwrap()),
-            mime_type: "image/jpeg".into(),
-            size,
-            dimensions: dims,
-            source_url: url,
-            assessment: Assessment {
-                classification: class,
-                assessed_at: analyst.as_ref().map(|_| Timestamp(size / 3)),
-                assessor: analyst.map(Assessor::Analyst),
+        .prop_map(
+            |(salt, sha256, pdq, size, dims, url, class, analyst)| MediaItem {
+                salt,
+                md5: salt,
+                sha1: [salt[0]; 20],
+                sha256,
+                pdq: pdq.map(|(bits, q)| PdqHash::new(bits, q).unwrap()),
+                mime_type: "image/jpeg".into(),
+                size,
+                dimensions: dims,
+                source_url: url,
+                assessment: Assessment {
+                    classification: class,
+                    assessed_at: analyst.as_ref().map(|_| Timestamp(size / 3)),
+                    assessor: analyst.map(Assessor::Analyst),
+                },
             },
-        })
+        )
 }
 
 pub fn arb_report() -> impl Strategy<Value = Report> {
@@ -163,25 +170,27 @@ pub fn arb_report() -> impl Strategy<Value = Report> {
         prop::collection::btree_set(any::<[u8; 32]>(), 0..6),
         any::<Option<[u8; 4]>>(),
     )
-        .prop_map(|(key, revision, url, redirects, ctry, page, media, ip)| Report {
-            report_key: key,
-            revision,
-            reported_url: url,
-            intake: IntakeChannel::Hotline,
-            received_at: Timestamp(u64::from(revision)),
-            redirects,
-            hosting: Hosting {
-                ip: ip.map(|o| std::net::IpAddr::from(o)),
-                country: ctry.map(country),
+        .prop_map(
+            |(key, revision, url, redirects, ctry, page, media, ip)| Report {
+                report_key: key,
+                revision,
+                reported_url: url,
+                intake: IntakeChannel::Hotline,
+                received_at: Timestamp(u64::from(revision)),
+                redirects,
+                hosting: Hosting {
+                    ip: ip.map(std::net::IpAddr::from),
+                    country: ctry.map(country),
+                },
+                page: page.map(|(status, title, at)| PageMetadata {
+                    http_status: status,
+                    headers: vec![("content-type".into(), "text/html".into())],
+                    title: Some(title),
+                    fetched_at: Timestamp(at),
+                }),
+                media: media.into_iter().collect(),
             },
-            page: page.map(|(status, title, at)| PageMetadata {
-                http_status: status,
-                headers: vec![("content-type".into(), "text/html".into())],
-                title: Some(title),
-                fetched_at: Timestamp(at),
-            }),
-            media: media.into_iter().collect(),
-        })
+        )
 }
 
 pub fn arb_agreement() -> impl Strategy<Value = Agreement> {
@@ -192,7 +201,11 @@ pub fn arb_agreement() -> impl Strategy<Value = Agreement> {
             prop::sample::select(vec!["NL", "DE", "FR", "BE"]),
             0..4,
         )),
-        prop::sample::select(vec![MediaAccess::Nothing, MediaAccess::Hashes, MediaAccess::Content]),
+        prop::sample::select(vec![
+            MediaAccess::Nothing,
+            MediaAccess::Hashes,
+            MediaAccess::Content,
+        ]),
         any::<bool>(),
         1u64..1_000_000,
         any::<bool>(),
