@@ -1,0 +1,100 @@
+//! Test harness for Safeport scenarios: a federation set up with the same library calls as
+//! `safeport-admin` (a root, node keys, agency certificates, CRLs), and nodes started in process
+//! from the configuration files `node init` writes, listening on loopback port 0.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use safeport_admin::{ca, node_init};
+use safeport_node::config::NodeConfig;
+use safeport_protocol::pki::AgencySubject;
+use safeport_protocol::{AgencyId, Country, Role, Timestamp};
+
+/// A federation authority's CA directory inside a test's temporary directory.
+pub struct TestFederation {
+    root: PathBuf,
+    ca_dir: PathBuf,
+    now: Timestamp,
+}
+
+/// One agency's node directory, as an operator would have it after `node init` and receiving
+/// the certificate and root from the authority.
+pub struct AgencyNode {
+    /// The directory holding node.key, node.pem, node.toml and federation-root.pem.
+    pub dir: PathBuf,
+    /// The serial of the agency certificate.
+    pub serial: String,
+}
+
+impl TestFederation {
+    /// Creates a federation root named `name` under `root`.
+    pub fn create(root: &Path, name: &str) -> anyhow::Result<Self> {
+        let ca_dir = root.join(format!("ca-{}", name.replace(' ', "-")));
+        let now = safeport_admin::now();
+        ca::init(&ca_dir, name, 3650, now)?;
+        Ok(Self {
+            root: root.to_owned(),
+            ca_dir,
+            now,
+        })
+    }
+
+    /// The root certificate file.
+    pub fn root_certificate(&self) -> PathBuf {
+        self.ca_dir.join(ca::ROOT_CERT)
+    }
+
+    /// Runs `node init` for an agency, issues its certificate and installs certificate and root
+    /// where the written node.toml expects them. The HTTP listener is on loopback port 0.
+    pub fn add_agency(
+        &self,
+        agency: &str,
+        role: Role,
+        country: &str,
+    ) -> anyhow::Result<AgencyNode> {
+        let dir = self.root.join(agency);
+        node_init::init(&dir, "127.0.0.1:0")?;
+        let public_key = std::fs::read_to_string(dir.join(node_init::NODE_PUBLIC_KEY))?;
+        let subject = AgencySubject {
+            agency: AgencyId::new(agency)?,
+            role,
+            country: Country::new(country)?,
+            organisation: format!("Test agency {agency}"),
+        };
+        let mut ca_dir = ca::CaDir::open(&self.ca_dir)?;
+        let issued = ca::issue(
+            &mut ca_dir,
+            &subject,
+            &public_key,
+            365,
+            self.now,
+            &dir.join("node.pem"),
+        )?;
+        std::fs::copy(self.root_certificate(), dir.join("federation-root.pem"))
+            .context("installing the federation root")?;
+        Ok(AgencyNode {
+            dir,
+            serial: issued.serial,
+        })
+    }
+
+    /// Revokes a certificate and publishes a CRL into `out`.
+    pub fn revoke_and_publish(&self, serial: &str, out: &Path) -> anyhow::Result<()> {
+        let mut ca_dir = ca::CaDir::open(&self.ca_dir)?;
+        ca::revoke(&mut ca_dir, serial, self.now)?;
+        ca::crl(&mut ca_dir, out, 7, self.now)?;
+        Ok(())
+    }
+}
+
+impl AgencyNode {
+    /// The node's configuration, loaded from the node.toml that `node init` wrote.
+    pub fn config(&self) -> anyhow::Result<NodeConfig> {
+        Ok(NodeConfig::load(self.dir.join(node_init::NODE_CONFIG))?)
+    }
+}
+
+/// An HTTP client for loopback only (ignores any proxy settings of the environment).
+pub fn loopback_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder().no_proxy().build()?)
+}
