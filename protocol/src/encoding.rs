@@ -143,6 +143,28 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        /// Every value has one accepted encoding: padding a varint with a redundant
+        /// continuation byte always decodes to the same value in postcard, and is always refused.
+        #[test]
+        fn padded_varints_are_refused(value in 0u64..(1 << 56)) {
+            let mut bytes = encode(&value).unwrap_or_default();
+            if let Some(last) = bytes.last_mut() {
+                *last |= 0x80;
+            }
+            bytes.push(0x00);
+            proptest::prop_assert_eq!(decode::<u64>(&bytes, 16), Err(EncodingError::NonCanonical));
+        }
+
+        /// Strings and byte strings: a value followed by anything is refused.
+        #[test]
+        fn trailing_bytes_are_refused(text in ".{0,40}", extra in proptest::collection::vec(proptest::num::u8::ANY, 1..4)) {
+            let mut bytes = encode(&text).unwrap_or_default();
+            bytes.extend_from_slice(&extra);
+            proptest::prop_assert!(decode::<String>(&bytes, 1024).is_err());
+        }
+    }
+
     #[test]
     fn a_huge_length_prefix_does_not_allocate_or_panic() {
         // A vector claiming u32::MAX elements in 6 bytes.
