@@ -99,7 +99,11 @@ impl AgreementTerms {
         if scope.record_types.is_empty() || !strictly_sorted(&scope.record_types) {
             return Err("record types must be non-empty, sorted and unique".into());
         }
-        if scope.record_types.contains(&RecordType::Agreement) {
+        if scope
+            .record_types
+            .iter()
+            .any(|t| !matches!(t, RecordType::Report))
+        {
             return Err("agreements are exchanged between their parties, not scoped".into());
         }
         if !strictly_sorted(&scope.classifications) {
@@ -120,6 +124,16 @@ impl AgreementTerms {
     /// Signs the terms as one party (provider or recipient).
     pub fn sign(&self, key: &NodeKey) -> Result<Signature, EncodingError> {
         Ok(key.sign(&self.signing_preimage()?))
+    }
+
+    /// Checks one party's signature over the terms.
+    pub fn verify_signature(
+        &self,
+        key: &PublicKey,
+        signature: &Signature,
+    ) -> Result<(), AgreementError> {
+        key.verify(&self.signing_preimage()?, signature)
+            .map_err(|_: KeyError| AgreementError::BadSignature("signer"))
     }
 
     /// Whether `at` lies within the validity window.
@@ -197,7 +211,9 @@ pub fn roles_allow(provider: Role, recipient: Role, record_type: RecordType) -> 
             provider == Role::Hotline
                 && matches!(recipient, Role::Hotline | Role::Lea | Role::Interpol)
         }
-        RecordType::Agreement => false,
+        // Agreements and their revocations go to their parties; no scope carries them.
+        // Withdrawals follow the record they withdraw.
+        RecordType::Agreement | RecordType::AgreementRevocation | RecordType::Withdrawal => false,
     }
 }
 
@@ -272,5 +288,113 @@ impl VerifiedAgreement {
     /// The verified terms.
     pub fn terms(&self) -> &AgreementTerms {
         &self.terms
+    }
+}
+
+/// Longest revocation reason.
+pub const MAX_REASON_LEN: usize = 1024;
+
+/// One party ends an agreement. Signed as a record by that party; from then on the agreement
+/// authorizes nothing, at both parties.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgreementRevocation {
+    /// The agreement ended.
+    pub agreement_id: [u8; 16],
+    /// Why, in words for the other party.
+    pub reason: String,
+}
+
+impl RecordBody for AgreementRevocation {
+    const RECORD_TYPE: RecordType = RecordType::AgreementRevocation;
+    const SCHEMA_VERSION: u16 = 1;
+
+    fn validate(&self) -> Result<(), String> {
+        if self.reason.len() > MAX_REASON_LEN || self.reason.chars().any(char::is_control) {
+            return Err(format!(
+                "a revocation reason is at most {MAX_REASON_LEN} bytes of text"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Scopes of the standard flows between agencies.
+pub mod templates {
+    use super::{CountryScope, MediaAccess, Scope};
+    use crate::ids::{Classification, Country, Role};
+    use crate::signed::RecordType;
+
+    /// A standard flow: which roles it connects and what it covers.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Template {
+        /// Short name used by the CLI and API.
+        pub name: &'static str,
+        /// The provider's role.
+        pub provider_role: Role,
+        /// The recipient's role.
+        pub recipient_role: Role,
+        /// The scope.
+        pub scope: Scope,
+    }
+
+    fn illegal() -> Vec<Classification> {
+        vec![Classification::Baseline, Classification::NationallyIllegal]
+    }
+
+    /// Hotline -> hotline of the hosting country: reports hosted in `hosting_country` with
+    /// illegal items, their content, and the report's other items as context (the receiving
+    /// hotline issues the notice and needs the whole picture).
+    pub fn forwarding(hosting_country: Country) -> Template {
+        Template {
+            name: "forwarding",
+            provider_role: Role::Hotline,
+            recipient_role: Role::Hotline,
+            scope: Scope {
+                record_types: vec![RecordType::Report],
+                classifications: illegal(),
+                hosting_countries: CountryScope::Only(vec![hosting_country]),
+                media: MediaAccess::Content,
+                include_context: true,
+            },
+        }
+    }
+
+    /// Hotline -> INTERPOL: baseline and nationally illegal media, with content, from reports
+    /// hosted anywhere (ICSE contribution). Not-illegal items stay at the hotline.
+    pub fn icse_contribution() -> Template {
+        Template {
+            name: "icse-contribution",
+            provider_role: Role::Hotline,
+            recipient_role: Role::Interpol,
+            scope: Scope {
+                record_types: vec![RecordType::Report],
+                classifications: illegal(),
+                hosting_countries: CountryScope::Any,
+                media: MediaAccess::Content,
+                include_context: false,
+            },
+        }
+    }
+
+    /// Hotline -> national police: reports hosted in the police's jurisdiction with items of the
+    /// agreed classifications (sorted and deduplicated here), hashes only.
+    pub fn national_access(
+        jurisdiction: Country,
+        mut classifications: Vec<Classification>,
+    ) -> Template {
+        classifications.sort();
+        classifications.dedup();
+        Template {
+            name: "national-access",
+            provider_role: Role::Hotline,
+            recipient_role: Role::Lea,
+            scope: Scope {
+                record_types: vec![RecordType::Report],
+                classifications,
+                hosting_countries: CountryScope::Only(vec![jurisdiction]),
+                media: MediaAccess::Hashes,
+                include_context: false,
+            },
+        }
     }
 }

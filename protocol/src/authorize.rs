@@ -42,6 +42,11 @@ pub enum Subject<'a> {
         /// The item.
         item: &'a MediaItem,
     },
+    /// A withdrawal: it goes exactly where the withdrawn record went.
+    Withdrawal {
+        /// Whether the recipient was given the withdrawn record by the holder.
+        recipient_received_record: bool,
+    },
     /// An agreement record: it goes only to its own two parties.
     Agreement {
         /// The agreement's provider.
@@ -81,6 +86,8 @@ pub enum DenyReason {
     NotInReport,
     /// An agreement record asked for by someone who is not a party to it.
     NotAParty,
+    /// A withdrawal for an agency that never received the withdrawn record.
+    NotARecipient,
 }
 
 /// The outcome of [`authorize`].
@@ -120,6 +127,16 @@ pub fn authorize(
             Decision::Allow { agreement: None }
         } else {
             Decision::Deny(DenyReason::NotAParty)
+        };
+    }
+    if let Subject::Withdrawal {
+        recipient_received_record,
+    } = subject
+    {
+        return if recipient_received_record {
+            Decision::Allow { agreement: None }
+        } else {
+            Decision::Deny(DenyReason::NotARecipient)
         };
     }
     let mut best = DenyReason::NoAgreement;
@@ -162,7 +179,9 @@ fn covers(
             items,
             item,
         } => (report, items, Some(item), MediaAccess::Content),
-        Subject::Agreement { .. } => return Err(DenyReason::NotAParty),
+        Subject::Agreement { .. } | Subject::Withdrawal { .. } => {
+            return Err(DenyReason::NotAParty);
+        }
     };
     if !scope.record_types.contains(&RecordType::Report) {
         return Err(DenyReason::RecordTypeNotCovered);

@@ -5,9 +5,10 @@
 //! - [`ids`], [`hashes`]: validated identifiers and vocabulary.
 //! - [`encoding`]: the canonical binary encoding every signature and id is computed over.
 //! - [`keys`], [`signed`]: Ed25519 keys and signed record envelopes.
-//! - [`report`], [`agreement`]: the record types.
+//! - [`report`], [`agreement`], [`withdrawal`]: the record types.
 //! - [`authorize`](mod@authorize): the single default-deny gate for everything that leaves a node.
 //! - [`pki`]: the federation's X.509 certificates and CRLs.
+//! - [`sync`]: the messages peers exchange to pull records.
 
 pub mod agreement;
 pub mod authorize;
@@ -18,6 +19,8 @@ pub mod keys;
 pub mod pki;
 pub mod report;
 pub mod signed;
+pub mod sync;
+pub mod withdrawal;
 
 pub use authorize::{Decision, DenyReason, Request, Subject, authorize};
 pub use ids::{AgencyId, Classification, Country, RecordId, Role, Timestamp};

@@ -32,17 +32,28 @@ pub enum RecordType {
     Report,
     /// An agreement between two agencies (see [`crate::agreement`]).
     Agreement,
+    /// One party ends an agreement (see [`crate::agreement::AgreementRevocation`]).
+    AgreementRevocation,
+    /// The originator retracts one of its records (see [`crate::withdrawal::Withdrawal`]).
+    Withdrawal,
 }
 
 impl RecordType {
     /// All record types, in tag order.
-    pub const ALL: [RecordType; 2] = [RecordType::Report, RecordType::Agreement];
+    pub const ALL: [RecordType; 4] = [
+        RecordType::Report,
+        RecordType::Agreement,
+        RecordType::AgreementRevocation,
+        RecordType::Withdrawal,
+    ];
 
     /// The lower-case name used in APIs and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
             RecordType::Report => "report",
             RecordType::Agreement => "agreement",
+            RecordType::AgreementRevocation => "agreement-revocation",
+            RecordType::Withdrawal => "withdrawal",
         }
     }
 }

@@ -44,6 +44,28 @@ fn golden_records() -> Vec<(&'static str, Vec<u8>)> {
         ),
     )
     .unwrap();
+    let revocation = Signed::sign(
+        &origin_key,
+        agency("nl-hotline"),
+        9,
+        Timestamp::from_secs(1_800_000_002),
+        safeport_protocol::agreement::AgreementRevocation {
+            agreement_id: [0x11; 16],
+            reason: "case closed".into(),
+        },
+    )
+    .unwrap();
+    let withdrawal = Signed::sign(
+        &origin_key,
+        agency("nl-hotline"),
+        10,
+        Timestamp::from_secs(1_800_000_003),
+        safeport_protocol::withdrawal::Withdrawal {
+            record: report.id(),
+            reason: "reported in error".into(),
+        },
+    )
+    .unwrap();
     vec![
         ("report", report.bytes().to_vec()),
         (
@@ -51,6 +73,8 @@ fn golden_records() -> Vec<(&'static str, Vec<u8>)> {
             items[0].commitment().unwrap().to_vec(),
         ),
         ("agreement", agreement.bytes().to_vec()),
+        ("agreement-revocation", revocation.bytes().to_vec()),
+        ("withdrawal", withdrawal.bytes().to_vec()),
     ]
 }
 
@@ -88,6 +112,20 @@ fn golden_vectors_match_the_committed_file() {
             }
             "agreement" => {
                 Signed::<Agreement>::decode_verified(&bytes, &key(42).public()).unwrap();
+            }
+            "agreement-revocation" => {
+                Signed::<safeport_protocol::agreement::AgreementRevocation>::decode_verified(
+                    &bytes,
+                    &key(42).public(),
+                )
+                .unwrap();
+            }
+            "withdrawal" => {
+                Signed::<safeport_protocol::withdrawal::Withdrawal>::decode_verified(
+                    &bytes,
+                    &key(42).public(),
+                )
+                .unwrap();
             }
             _ => {}
         }
@@ -145,6 +183,22 @@ proptest! {
     fn media_items_round_trip(item in arb_item()) {
         let bytes = encoding::encode(&item).unwrap();
         prop_assert_eq!(encoding::decode::<safeport_protocol::report::MediaItem>(&bytes, 1 << 16).unwrap(), item);
+    }
+
+    #[test]
+    fn revocations_round_trip(revocation in arb_revocation()) {
+        check_round_trip(revocation);
+    }
+
+    #[test]
+    fn withdrawals_round_trip(withdrawal in arb_withdrawal()) {
+        check_round_trip(withdrawal);
+    }
+
+    #[test]
+    fn revocation_and_withdrawal_mutations_fail(revocation in arb_revocation(), withdrawal in arb_withdrawal()) {
+        check_every_mutation_fails(&sign(revocation));
+        check_every_mutation_fails(&sign(withdrawal));
     }
 
     #[test]

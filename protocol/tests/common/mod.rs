@@ -237,3 +237,22 @@ pub fn arb_agreement() -> impl Strategy<Value = Agreement> {
             }
         })
 }
+
+pub fn arb_revocation() -> impl Strategy<Value = safeport_protocol::agreement::AgreementRevocation>
+{
+    (any::<[u8; 16]>(), "[ -~]{0,60}").prop_map(|(agreement_id, reason)| {
+        safeport_protocol::agreement::AgreementRevocation {
+            agreement_id,
+            reason,
+        }
+    })
+}
+
+pub fn arb_withdrawal() -> impl Strategy<Value = safeport_protocol::withdrawal::Withdrawal> {
+    (any::<[u8; 32]>(), "[ -~]{0,60}").prop_map(|(record, reason)| {
+        safeport_protocol::withdrawal::Withdrawal {
+            record: safeport_protocol::RecordId(record),
+            reason,
+        }
+    })
+}
