@@ -3,6 +3,7 @@
 
 pub mod ca;
 pub mod cert;
+pub mod client;
 pub mod files;
 pub mod node_init;
 

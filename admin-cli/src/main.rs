@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use safeport_admin::{ca, cert, node_init};
+use safeport_admin::{ca, cert, client, node_init};
 use safeport_protocol::pki::AgencySubject;
 use safeport_protocol::{AgencyId, Country, Role};
 use serde::Serialize;
@@ -37,6 +37,142 @@ enum Command {
     /// Certificate checks.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Peers of a running node (admin API).
+    #[command(subcommand)]
+    Peers(PeersCommand),
+    /// Agreements of a running node (admin API).
+    #[command(subcommand)]
+    Agreement(AgreementCommand),
+    /// Withdraw one of this node's own records from every agency it reached (admin API).
+    Withdraw {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// The record id (64 hex digits).
+        id: String,
+        /// Why, for the holders.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Records this node refused from peers, newest first, with the reason (admin API).
+    Rejections {
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// A running node's peers, sync cursors, lag and outbox sizes (admin API).
+    Status {
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Give a running node the authority's new CRL; connections of newly revoked agencies
+    /// are dropped at once (admin API).
+    CrlPush {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// The CRL file (PEM) from `ca crl`.
+        crl: PathBuf,
+    },
+}
+
+/// How to reach a running node's admin API.
+#[derive(Args)]
+struct NodeArgs {
+    /// The node's admin API.
+    #[arg(
+        long,
+        env = "SAFEPORT_ADMIN_URL",
+        default_value = "http://127.0.0.1:8471"
+    )]
+    node: String,
+    /// The file holding the admin token (created by the node on first start).
+    #[arg(
+        long,
+        env = "SAFEPORT_ADMIN_TOKEN_FILE",
+        default_value = "safeport-data/admin.token"
+    )]
+    token_file: PathBuf,
+}
+
+impl NodeArgs {
+    fn client(&self) -> anyhow::Result<client::NodeClient> {
+        Ok(client::NodeClient::new(&self.node, &self.token_file)?)
+    }
+}
+
+#[derive(Subcommand)]
+enum PeersCommand {
+    /// Connect to a peer (and keep reconnecting): its address and the agency it must prove.
+    Add {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// The peer's libp2p address, e.g. /ip4/192.0.2.7/tcp/4470.
+        #[arg(long)]
+        address: String,
+        /// The agency id its certificate must name.
+        #[arg(long)]
+        agency: String,
+    },
+    /// List peers with their state (admitted, refused and why).
+    List {
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Stop connecting to a peer.
+    Remove {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// The peer's agency id.
+        agency: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgreementCommand {
+    /// Propose an agreement from a template; the other party accepts it on its node.
+    Propose {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// forwarding (hotline to the hosting country's hotline), icse-contribution (hotline to
+        /// INTERPOL) or national-access (hotline to its national police).
+        #[arg(long)]
+        template: String,
+        /// The providing agency (whose records flow).
+        #[arg(long)]
+        provider: String,
+        /// The receiving agency.
+        #[arg(long)]
+        recipient: String,
+        /// Hosting country (forwarding) or jurisdiction (national-access).
+        #[arg(long)]
+        country: Option<String>,
+        /// Classifications for national-access; repeat (default: baseline, nationally-illegal).
+        #[arg(long = "classification")]
+        classifications: Vec<String>,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
+    /// List agreements (active, pending, revoked, invalid and why).
+    List {
+        #[command(flatten)]
+        node: NodeArgs,
+    },
+    /// Countersign a pending agreement.
+    Accept {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// The agreement id (32 hex digits).
+        id: String,
+    },
+    /// End an agreement; the other party is told.
+    Revoke {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// The agreement id (32 hex digits).
+        id: String,
+        /// Why, for the other party.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -170,6 +306,23 @@ fn print(output: &impl Serialize, json: bool) -> anyhow::Result<()> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let now = safeport_admin::now();
     match cli.command {
+        Command::Peers(command) => print_value(&peers(command)?, cli.json),
+        Command::Agreement(command) => print_value(&agreement(command)?, cli.json),
+        Command::Status { node } => print_value(&node.client()?.get("/admin/status")?, cli.json),
+        Command::Withdraw { node, id, reason } => print_value(
+            &node.client()?.post(
+                &format!("/admin/records/{id}/withdraw"),
+                &serde_json::json!({ "reason": reason }),
+            )?,
+            cli.json,
+        ),
+        Command::Rejections { node } => {
+            print_value(&node.client()?.get("/admin/rejections")?, cli.json)
+        }
+        Command::CrlPush { node, crl } => {
+            let pem = safeport_admin::files::read_text(&crl)?;
+            print_value(&node.client()?.post_text("/admin/crl", pem)?, cli.json)
+        }
         Command::Ca(CaCommand::Init { dir, name, days }) => {
             print(&ca::init(&dir, &name, days, now)?, cli.json)
         }
@@ -265,6 +418,75 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+fn peers(command: PeersCommand) -> anyhow::Result<serde_json::Value> {
+    Ok(match command {
+        PeersCommand::Add {
+            node,
+            address,
+            agency,
+        } => node.client()?.post(
+            "/admin/peers",
+            &serde_json::json!({ "address": address, "agency": agency }),
+        )?,
+        PeersCommand::List { node } => node.client()?.get("/admin/peers")?,
+        PeersCommand::Remove { node, agency } => {
+            node.client()?.delete(&format!("/admin/peers/{agency}"))?
+        }
+    })
+}
+
+fn agreement(command: AgreementCommand) -> anyhow::Result<serde_json::Value> {
+    Ok(match command {
+        AgreementCommand::Propose {
+            node,
+            template,
+            provider,
+            recipient,
+            country,
+            classifications,
+            days,
+        } => {
+            let mut body = serde_json::json!({
+                "template": template, "provider": provider, "recipient": recipient,
+                "country": country, "days": days,
+            });
+            if !classifications.is_empty() {
+                body["classifications"] = serde_json::json!(classifications);
+            }
+            node.client()?.post("/admin/agreements", &body)?
+        }
+        AgreementCommand::List { node } => node.client()?.get("/admin/agreements")?,
+        AgreementCommand::Accept { node, id } => node.client()?.post(
+            &format!("/admin/agreements/{id}/accept"),
+            &serde_json::json!({}),
+        )?,
+        AgreementCommand::Revoke { node, id, reason } => node.client()?.post(
+            &format!("/admin/agreements/{id}/revoke"),
+            &serde_json::json!({ "reason": reason }),
+        )?,
+    })
+}
+
+/// Prints an API answer: JSON as is with `--json`, otherwise one readable line per field
+/// (and per element of a list).
+fn print_value(value: &serde_json::Value, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+        return Ok(());
+    }
+    match value {
+        serde_json::Value::Array(items) if items.is_empty() => println!("(none)"),
+        serde_json::Value::Array(items) => {
+            for item in items {
+                print(item, false)?;
+                println!();
+            }
+        }
+        other => print(other, false)?,
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -42,6 +42,14 @@ roots = ["federation-root.pem"]
 [http]
 # The node's HTTP API and portal; loopback only unless you add TLS in front.
 listen = "{listen}"
+
+[net]
+# Where the other nodes of the federation connect to this one (libp2p multiaddrs).
+listen = ["/ip4/0.0.0.0/tcp/4470"]
+
+[admin]
+# The admin API that safeport-admin uses; its token is created in data/admin.token.
+listen = "127.0.0.1:8471"
 "#
     )
 }

@@ -22,6 +22,19 @@ pub const DEFAULT_HTTP_PORT: u16 = 8470;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Default request timeout in seconds.
 pub const DEFAULT_REQUEST_TIMEOUT_SECS: u64 = 30;
+/// Default admin API port.
+pub const DEFAULT_ADMIN_PORT: u16 = 8471;
+/// Default federation (libp2p) TCP port.
+pub const DEFAULT_NET_PORT: u16 = 4470;
+/// Most listen addresses accepted in `[net] listen`.
+pub const MAX_NET_LISTEN: usize = 16;
+
+fn default_net_listen() -> libp2p::Multiaddr {
+    libp2p::Multiaddr::empty()
+        .with(libp2p::multiaddr::Protocol::Ip4(Ipv4Addr::UNSPECIFIED))
+        .with(libp2p::multiaddr::Protocol::Tcp(DEFAULT_NET_PORT))
+}
+
 /// Default log filter.
 pub const DEFAULT_LOG_FILTER: &str = "info";
 
@@ -80,6 +93,28 @@ pub struct NodeConfig {
     pub http: HttpSection,
     /// `[log]`: logging.
     pub log: LogSection,
+    /// `[net]`: the federation network.
+    pub net: NetSection,
+    /// `[admin]`: the token-protected admin API.
+    pub admin: AdminSection,
+}
+
+/// `[net]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetSection {
+    /// libp2p listen addresses (multiaddrs), e.g. `/ip4/0.0.0.0/tcp/4470`.
+    pub listen: Vec<libp2p::Multiaddr>,
+    /// Whether the QUIC transport is enabled besides TCP.
+    pub enable_quic: bool,
+}
+
+/// `[admin]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSection {
+    /// Listen address of the admin API (loopback unless you know why not).
+    pub listen: SocketAddr,
+    /// File holding the admin API's bearer token; created (0600) on first start.
+    pub token_file: PathBuf,
 }
 
 /// `[node]` section.
@@ -152,6 +187,24 @@ struct RawConfig {
     http: RawHttp,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    net: RawNet,
+    #[serde(default)]
+    admin: RawAdmin,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNet {
+    listen: Option<Vec<String>>,
+    enable_quic: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: Option<SocketAddr>,
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -210,7 +263,28 @@ impl NodeConfig {
                 format: LogFormat::Text,
                 filter: DEFAULT_LOG_FILTER.to_owned(),
             },
+            net: NetSection {
+                listen: vec![default_net_listen()],
+                enable_quic: false,
+            },
+            admin: AdminSection {
+                listen: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_ADMIN_PORT)),
+                token_file: data_dir.join("admin.token"),
+            },
         }
+    }
+
+    /// The same configuration with every listener on loopback and an ephemeral port (tests,
+    /// the local demo federation).
+    pub fn on_loopback(mut self) -> Self {
+        self.http.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        self.admin.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        self.net.listen = vec![
+            libp2p::Multiaddr::empty()
+                .with(libp2p::multiaddr::Protocol::Ip4(Ipv4Addr::LOCALHOST))
+                .with(libp2p::multiaddr::Protocol::Tcp(0)),
+        ];
+        self
     }
 
     /// The configuration of a node started without a config file: data in `./safeport-data`
@@ -331,6 +405,27 @@ impl NodeConfig {
             }
             config.http.request_timeout_secs = secs;
         }
+        if let Some(listen) = raw.net.listen {
+            if listen.len() > MAX_NET_LISTEN {
+                return Err(invalid("net.listen", "too many addresses"));
+            }
+            config.net.listen = listen
+                .iter()
+                .map(|addr| {
+                    addr.parse()
+                        .map_err(|e| invalid("net.listen", &format!("{addr:?}: {e}")))
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(quic) = raw.net.enable_quic {
+            config.net.enable_quic = quic;
+        }
+        if let Some(listen) = raw.admin.listen {
+            config.admin.listen = listen;
+        }
+        if let Some(p) = raw.admin.token_file {
+            config.admin.token_file = resolve("admin.token_file", p)?;
+        }
         if let Some(format) = raw.log.format {
             config.log.format = format;
         }
@@ -413,6 +508,8 @@ mod tests {
             "request_timeout_secs",
             "format",
             "filter",
+            "enable_quic",
+            "token_file",
         ] {
             assert!(
                 uncommented.contains(&format!("\n{key} = ")),

@@ -49,6 +49,8 @@ pub struct NodeIdentity {
     pub info: NodeInfo,
     /// The verified certificate contents.
     pub certificate: AgencyIdentity,
+    /// The certificate as PEM, as presented to peers at admission.
+    pub certificate_pem: String,
     /// The node's signing key (also its network identity).
     pub key: Arc<NodeKey>,
     /// The federation roots this node trusts.
@@ -264,17 +266,13 @@ pub fn load_at(config: &NodeConfig, now: Timestamp) -> Result<NodeIdentity, Iden
         expected_key: Some(key.public()),
     };
     let cert_path = &config.node.certificate;
-    let certificate = pki::verify_agency_certificate(
-        &read_text(cert_path)?,
-        &anchors,
-        crl.as_slice(),
-        now,
-        &policy,
-    )
-    .map_err(|reason| IdentityError::Certificate {
-        path: cert_path.clone(),
-        reason,
-    })?;
+    let certificate_pem = read_text(cert_path)?;
+    let certificate =
+        pki::verify_agency_certificate(&certificate_pem, &anchors, crl.as_slice(), now, &policy)
+            .map_err(|reason| IdentityError::Certificate {
+                path: cert_path.clone(),
+                reason,
+            })?;
     Ok(NodeIdentity {
         info: NodeInfo {
             agency_id: certificate.subject.agency.to_string(),
@@ -282,6 +280,7 @@ pub fn load_at(config: &NodeConfig, now: Timestamp) -> Result<NodeIdentity, Iden
             country: certificate.subject.country.to_string(),
         },
         certificate,
+        certificate_pem,
         key: Arc::new(key),
         anchors,
         crl,

@@ -8,9 +8,8 @@ use safeport_node::config::NodeConfig;
 #[tokio::test]
 async fn healthz_over_http_then_graceful_shutdown() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = NodeConfig::defaults_for(dir.path().join("data"));
+    let mut config = NodeConfig::defaults_for(dir.path().join("data")).on_loopback();
     config.federation.development = true;
-    config.http.listen = "127.0.0.1:0".parse().unwrap();
 
     let node = safeport_node::start(config).await.unwrap();
     let addr = node.http_addr();

@@ -104,7 +104,7 @@ fn sigterm_stops_the_node_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
-        "[federation]\ndevelopment = true\n[http]\nlisten = \"127.0.0.1:0\"\n[log]\nformat = \"json\"\n",
+        "[federation]\ndevelopment = true\n[http]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[net]\nlisten = [\"/ip4/127.0.0.1/tcp/0\"]\n[log]\nformat = \"json\"\n",
     );
     let mut child = node().args(["run", "--config", &config]).spawn().unwrap();
 

@@ -88,9 +88,10 @@ impl TestFederation {
 }
 
 impl AgencyNode {
-    /// The node's configuration, loaded from the node.toml that `node init` wrote.
+    /// The node's configuration, loaded from the node.toml that `node init` wrote, with every
+    /// listener moved to loopback port 0 so scenarios run side by side.
     pub fn config(&self) -> anyhow::Result<NodeConfig> {
-        Ok(NodeConfig::load(self.dir.join(node_init::NODE_CONFIG))?)
+        Ok(NodeConfig::load(self.dir.join(node_init::NODE_CONFIG))?.on_loopback())
     }
 }
 

@@ -19,6 +19,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub mod admin;
+
 use crate::config::HttpSection;
 use crate::identity::NodeInfo;
 use crate::store::{Store, StoreError};
@@ -73,6 +75,15 @@ pub enum ApiError {
         /// Description of the client's mistake.
         message: String,
     },
+    /// No or a wrong admin token.
+    #[error("missing or invalid admin token")]
+    Unauthorized,
+    /// The request conflicts with the current state (e.g. accepting an active agreement).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The network task is not available.
+    #[error("network unavailable: {0}")]
+    Unavailable(String),
     /// Something failed inside the node; the source is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -85,6 +96,9 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Json { status, .. } => *status,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,6 +126,18 @@ impl From<tokio::task::JoinError> for ApiError {
     }
 }
 
+impl From<crate::app::AppError> for ApiError {
+    fn from(err: crate::app::AppError) -> Self {
+        use crate::app::AppError;
+        match err {
+            AppError::NotFound => ApiError::NotFound,
+            AppError::Invalid(message) => ApiError::Conflict(message),
+            AppError::Record(e) => ApiError::BadRequest(e.to_string()),
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         ApiError::Json {
@@ -132,7 +158,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Applies the request limits and tracing to `routes` (every route added before this call).
-fn with_layers(routes: Router, limits: HttpLimits) -> Router {
+pub(crate) fn with_layers(routes: Router, limits: HttpLimits) -> Router {
     routes
         // Extractors (Json, Bytes) read their limit from here instead of axum's 2 MB default...
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
@@ -154,7 +180,7 @@ async fn healthz(State(state): State<AppState>) -> Json<serde_json::Value> {
     }))
 }
 
-async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::NotFound
 }
 

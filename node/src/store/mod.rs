@@ -7,8 +7,13 @@
 //! All methods block on disk I/O (writes are synced). Async callers run them with
 //! `tokio::task::spawn_blocking`; [`Store`] is cheap to clone for that purpose.
 
+mod batch;
 pub mod codec;
+mod federation;
 mod records;
+
+pub use batch::{Committed, StoreBatch};
+pub use federation::Rejection;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -38,7 +43,7 @@ pub type RecordId = [u8; RECORD_ID_LEN];
 const META_INTERNAL: u8 = 0;
 const META_USER: u8 = 1;
 const META_SCHEMA_VERSION: &str = "schema_version";
-const META_RECORD_COUNT: &str = "record_count";
+pub(crate) const META_RECORD_COUNT: &str = "record_count";
 
 /// A migration rewrites the data of one schema version into the next one. It adds its changes to
 /// the batch; the caller adds the version bump to the same batch, so a step is applied whole or
@@ -59,11 +64,45 @@ pub enum Table {
     Records,
     /// Index of records by origin: `(origin, sequence, id[32])` -> empty.
     RecordsByOrigin,
+    /// Index of records by type: `(type tag u8, id[32])` -> empty.
+    RecordsByType,
+    /// Media items of reports by commitment: `commitment[32]` -> canonical `MediaItem`.
+    MediaItems,
+    /// Latest revision of each report: `(origin, report_key[16])` -> `revision u32 ‖ id[32]`.
+    ReportHeads,
+    /// Per-recipient outboxes: `(recipient, position)` -> record `id[32]`.
+    Outbox,
+    /// Which records an outbox holds: `(recipient, id[32])` -> position (dedupes back-fills).
+    OutboxIndex,
+    /// How far this node has pulled each peer's outbox: `peer` -> position.
+    Cursors,
+    /// Latest verified certificate of each agency: `agency` -> PEM.
+    Certificates,
+    /// Records refused at ingest: `(received_at, id[32])` -> canonical `Rejection`.
+    Rejections,
+    /// Peers an admin configured: `agency` -> multiaddr text.
+    Peers,
+    /// Tombstones of withdrawn records: `id[32]` -> `withdrawal id[32] ‖ origin`.
+    Withdrawn,
 }
 
 impl Table {
     /// Every table, in creation order.
-    pub const ALL: [Table; 3] = [Table::Meta, Table::Records, Table::RecordsByOrigin];
+    pub const ALL: [Table; 13] = [
+        Table::Meta,
+        Table::Records,
+        Table::RecordsByOrigin,
+        Table::RecordsByType,
+        Table::MediaItems,
+        Table::ReportHeads,
+        Table::Outbox,
+        Table::OutboxIndex,
+        Table::Cursors,
+        Table::Certificates,
+        Table::Rejections,
+        Table::Peers,
+        Table::Withdrawn,
+    ];
 
     /// The column family name, including the table's layout version.
     pub const fn name(self) -> &'static str {
@@ -71,6 +110,16 @@ impl Table {
             Table::Meta => "meta_v1",
             Table::Records => "records_v1",
             Table::RecordsByOrigin => "records_by_origin_v1",
+            Table::RecordsByType => "records_by_type_v1",
+            Table::MediaItems => "media_items_v1",
+            Table::ReportHeads => "report_heads_v1",
+            Table::Outbox => "outbox_v1",
+            Table::OutboxIndex => "outbox_index_v1",
+            Table::Cursors => "cursors_v1",
+            Table::Certificates => "certificates_v1",
+            Table::Rejections => "rejections_v1",
+            Table::Peers => "peers_v1",
+            Table::Withdrawn => "withdrawn_v1",
         }
     }
 }
@@ -305,6 +354,7 @@ impl Store {
     /// Idempotent by id: returns `true` when the record was new, `false` (writing nothing) when a
     /// record with this id is already stored. Sequences start at 1; 0 is rejected because it is
     /// the "from the beginning" cursor of [`Store::records_by_origin`].
+    #[cfg(test)]
     pub(crate) fn put_record(
         &self,
         id: &RecordId,
@@ -312,34 +362,12 @@ impl Store {
         sequence: u64,
         bytes: &[u8],
     ) -> Result<bool, StoreError> {
-        if sequence == 0 {
-            return Err(StoreError::InvalidArgument(
-                "record sequence must be at least 1",
-            ));
+        let mut batch = self.batch();
+        let added = batch.put_record_parts(id, origin, sequence, bytes)?;
+        if added {
+            batch.commit()?;
         }
-        let _guard = self.lock();
-        let record_key = KeyWriter::new().array(id).finish();
-        if self.get(Table::Records, &record_key)?.is_some() {
-            return Ok(false);
-        }
-        let count_key = Self::internal_meta_key(META_RECORD_COUNT);
-        let count = self.read_u64(Table::Meta, &count_key)?.unwrap_or(0);
-        let index_key = KeyWriter::new()
-            .str(origin)
-            .u64(sequence)
-            .array(id)
-            .finish();
-
-        let mut batch = WriteBatch::default();
-        batch.put_cf(self.cf(Table::Records)?, &record_key, bytes);
-        batch.put_cf(self.cf(Table::RecordsByOrigin)?, &index_key, []);
-        batch.put_cf(
-            self.cf(Table::Meta)?,
-            &count_key,
-            count.saturating_add(1).to_be_bytes(),
-        );
-        self.write(batch)?;
-        Ok(true)
+        Ok(added)
     }
 
     /// The bytes of the record with this id, if stored.

@@ -10,13 +10,12 @@ impl Store {
     /// Stores a signed record (idempotent by id; `true` when it was new). The caller has
     /// verified it; the store does not judge records, it keeps them.
     pub fn insert_record(&self, record: &RawRecord) -> Result<bool, StoreError> {
-        let header = record.header();
-        self.put_record(
-            &record.id().0,
-            header.origin.as_str(),
-            header.sequence,
-            record.bytes(),
-        )
+        let mut batch = self.batch();
+        let added = batch.insert_record(record)?;
+        if added {
+            batch.commit()?;
+        }
+        Ok(added)
     }
 
     /// The record with this id, if stored.

@@ -1,0 +1,81 @@
+//! A client of a running node's admin API (peers, agreements, status, CRL updates). The node's
+//! own database is never opened here: RocksDB allows one process, and the node decides.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::AdminError;
+use crate::files;
+
+/// How long one admin API call may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connection to one node's admin API.
+pub struct NodeClient {
+    base: String,
+    token: String,
+    http: reqwest::blocking::Client,
+}
+
+impl NodeClient {
+    /// A client for the admin API at `base` (e.g. `http://127.0.0.1:8471`) with the token read
+    /// from `token_file`.
+    pub fn new(base: &str, token_file: &Path) -> Result<Self, AdminError> {
+        let token = files::read_text(token_file)?.trim().to_owned();
+        if token.is_empty() {
+            return Err(AdminError::Invalid(format!(
+                "{} is empty",
+                token_file.display()
+            )));
+        }
+        let http = reqwest::blocking::Client::builder()
+            .timeout(CALL_TIMEOUT)
+            .no_proxy()
+            .build()
+            .map_err(|e| AdminError::Invalid(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+            http,
+        })
+    }
+
+    fn send(&self, request: reqwest::blocking::RequestBuilder) -> Result<Value, AdminError> {
+        let response = request.bearer_auth(&self.token).send().map_err(|e| {
+            AdminError::Invalid(format!("cannot reach the node at {}: {e}", self.base))
+        })?;
+        let status = response.status();
+        let body: Value = response.json().map_err(|e| {
+            AdminError::Invalid(format!("the node answered {status} without JSON: {e}"))
+        })?;
+        if !status.is_success() {
+            let message = body["error"].as_str().unwrap_or("no reason given");
+            return Err(AdminError::Invalid(format!(
+                "the node refused ({status}): {message}"
+            )));
+        }
+        Ok(body)
+    }
+
+    /// `GET path`.
+    pub fn get(&self, path: &str) -> Result<Value, AdminError> {
+        self.send(self.http.get(format!("{}{path}", self.base)))
+    }
+
+    /// `POST path` with a JSON body.
+    pub fn post(&self, path: &str, body: &Value) -> Result<Value, AdminError> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+    }
+
+    /// `POST path` with a text body.
+    pub fn post_text(&self, path: &str, body: String) -> Result<Value, AdminError> {
+        self.send(self.http.post(format!("{}{path}", self.base)).body(body))
+    }
+
+    /// `DELETE path`.
+    pub fn delete(&self, path: &str) -> Result<Value, AdminError> {
+        self.send(self.http.delete(format!("{}{path}", self.base)))
+    }
+}

@@ -1,0 +1,211 @@
+//! `safeport-admin` against running nodes: status, peers, the agreement lifecycle and a CRL
+//! pushed to a running node, through the real admin API, as an operator would type it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use safeport_node::RunningNode;
+use safeport_protocol::Role;
+use safeport_tests::TestFederation;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Target {
+    url: String,
+    token_file: PathBuf,
+}
+
+fn target(node: &RunningNode, dir: &Path) -> Target {
+    let token_file = dir.join("data").join("admin.token");
+    assert_eq!(
+        std::fs::read_to_string(&token_file).unwrap().trim(),
+        node.admin_token()
+    );
+    Target {
+        url: format!("http://{}", node.admin_addr()),
+        token_file,
+    }
+}
+
+/// Runs the CLI off the async runtime (it blocks on HTTP).
+async fn admin(target: &Target, args: &[&str]) -> Output {
+    let mut all: Vec<String> = vec!["--json".into()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    all.extend([
+        "--node".into(),
+        target.url.clone(),
+        "--token-file".into(),
+        target.token_file.display().to_string(),
+    ]);
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_safeport-admin"))
+            .args(&all)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+async fn ok(target: &Target, args: &[&str]) -> Value {
+    let out = admin(target, args).await;
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn wait_until(node: &RunningNode, what: &str, check: impl Fn(&RunningNode) -> bool) {
+    let mut changes = node.app().subscribe();
+    let waited = tokio::time::timeout(WAIT, async {
+        while !check(node) {
+            changes.changed().await.unwrap();
+        }
+    })
+    .await;
+    assert!(waited.is_ok(), "timed out waiting for: {what}");
+}
+
+fn state_of(node: &RunningNode, id: &str) -> Option<String> {
+    let mut bytes = [0u8; 16];
+    hex::decode_to_slice(id, &mut bytes).ok()?;
+    let entry = node.app().agreements().get(&bytes).cloned()?;
+    Some(
+        serde_json::to_value(entry.state).unwrap()["state"]
+            .as_str()?
+            .to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_sets_up_peers_and_agreements_with_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let federation = TestFederation::create(dir.path(), "Test Federation").unwrap();
+    let hotline_dir = federation
+        .add_agency("nl-hotline", Role::Hotline, "NL")
+        .unwrap();
+    let police_dir = federation.add_agency("nl-police", Role::Lea, "NL").unwrap();
+    let hotline = safeport_node::start(hotline_dir.config().unwrap())
+        .await
+        .unwrap();
+    let police = safeport_node::start(police_dir.config().unwrap())
+        .await
+        .unwrap();
+    let at_hotline = target(&hotline, &hotline_dir.dir);
+    let at_police = target(&police, &police_dir.dir);
+
+    let status = ok(&at_police, &["status"]).await;
+    assert_eq!(status["agency"], "nl-police");
+    let address = status["listen"][0].as_str().unwrap().to_owned();
+
+    ok(
+        &at_hotline,
+        &[
+            "peers",
+            "add",
+            "--address",
+            &address,
+            "--agency",
+            "nl-police",
+        ],
+    )
+    .await;
+    wait_until(&hotline, "police admitted", |n| {
+        n.store()
+            .certificate(&"nl-police".parse().unwrap())
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let peers = ok(&at_hotline, &["peers", "list"]).await;
+    assert_eq!(peers[0]["agency"], "nl-police");
+    assert_eq!(peers[0]["configured_address"], address.as_str());
+
+    let proposal = ok(
+        &at_police,
+        &[
+            "agreement",
+            "propose",
+            "--template",
+            "national-access",
+            "--provider",
+            "nl-hotline",
+            "--recipient",
+            "nl-police",
+            "--country",
+            "NL",
+            "--classification",
+            "baseline",
+        ],
+    )
+    .await;
+    let id = proposal["id"].as_str().unwrap().to_owned();
+    wait_until(&hotline, "proposal at the hotline", |n| {
+        state_of(n, &id).as_deref() == Some("pending")
+    })
+    .await;
+    let listed = ok(&at_hotline, &["agreement", "list"]).await;
+    assert_eq!(listed[0]["state"]["state"], "pending");
+    assert_eq!(listed[0]["state"]["awaiting"], "nl-hotline");
+    ok(&at_hotline, &["agreement", "accept", &id]).await;
+    wait_until(&police, "agreement active at the police", |n| {
+        state_of(n, &id).as_deref() == Some("active")
+    })
+    .await;
+
+    ok(
+        &at_police,
+        &["agreement", "revoke", &id, "--reason", "test over"],
+    )
+    .await;
+    wait_until(&hotline, "revocation at the hotline", |n| {
+        state_of(n, &id).as_deref() == Some("revoked")
+    })
+    .await;
+
+    // A wrong token is refused with a clear message and a non-zero exit.
+    let wrong = dir.path().join("wrong.token");
+    std::fs::write(&wrong, "0000").unwrap();
+    let out = admin(
+        &Target {
+            url: at_hotline.url.clone(),
+            token_file: wrong,
+        },
+        &["status"],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("401"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The authority revokes the police certificate; the hotline gets the CRL while running and
+    // drops the police at once.
+    let crl = dir.path().join("federation.crl.pem");
+    federation
+        .revoke_and_publish(&police_dir.serial, &crl)
+        .unwrap();
+    ok(&at_hotline, &["crl-push", crl.to_str().unwrap()]).await;
+    let peers = ok(&at_hotline, &["peers", "list"]).await;
+    let police_peer = peers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["agency"] == "nl-police")
+        .unwrap();
+    assert_eq!(police_peer["state"], "refused", "{peers}");
+    assert!(
+        police_peer["reason"].as_str().unwrap().contains("revoked"),
+        "{peers}"
+    );
+
+    hotline.shutdown().await.unwrap();
+    police.shutdown().await.unwrap();
+}

@@ -1,0 +1,265 @@
+//! The agreement book: every agreement this node is party to, its state (pending, active,
+//! revoked, invalid) and the verified agreements `authorize()` uses.
+//!
+//! The book is derived from stored records only (agreement and revocation records plus the
+//! parties' certificates), so it is rebuilt the same way after a restart. An agreement is
+//! active only when both parties' signatures verify against their current certificates, their
+//! certified roles allow its scope, it is not revoked, and it is valid now.
+
+use std::collections::BTreeMap;
+
+use safeport_protocol::agreement::{Agreement, AgreementRevocation, Party, VerifiedAgreement};
+use safeport_protocol::pki::{self, CertPolicy, Crl, TrustAnchor};
+use safeport_protocol::{AgencyId, RecordType, Signed, Timestamp};
+use serde::Serialize;
+
+use crate::store::{Store, StoreError};
+
+/// Most agreement and revocation records read when rebuilding the book.
+pub const MAX_AGREEMENT_RECORDS: usize = 10_000;
+
+/// Where an agreement stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum AgreementState {
+    /// Signed by one party; waits for the other.
+    Pending {
+        /// The party whose signature is missing.
+        awaiting: AgencyId,
+    },
+    /// Signed by both, verified, and valid now.
+    Active,
+    /// Signed by both but outside its validity window now.
+    NotValidNow,
+    /// Ended by a party.
+    Revoked {
+        /// The party that ended it.
+        by: AgencyId,
+        /// Its reason.
+        reason: String,
+    },
+    /// Does not verify (bad signature, wrong roles, unknown or revoked certificate).
+    Invalid {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One agreement as this node knows it.
+#[derive(Debug, Clone)]
+pub struct AgreementEntry {
+    /// The agreement with every signature seen so far.
+    pub agreement: Agreement,
+    /// Its state now.
+    pub state: AgreementState,
+    /// The verified form, when active.
+    pub verified: Option<VerifiedAgreement>,
+}
+
+/// All agreements involving this node, by agreement id.
+#[derive(Debug, Clone, Default)]
+pub struct AgreementBook {
+    entries: BTreeMap<[u8; 16], AgreementEntry>,
+}
+
+/// What the book needs to judge agreements.
+pub struct Judge<'a> {
+    /// This node's agency.
+    pub me: &'a AgencyId,
+    /// The federation roots.
+    pub anchors: &'a [TrustAnchor],
+    /// The CRL in force.
+    pub crl: Option<&'a Crl>,
+    /// The time of the judgement.
+    pub now: Timestamp,
+}
+
+fn merge(into: &mut Agreement, from: &Agreement) {
+    if into.provider_signature.is_none() {
+        into.provider_signature = from.provider_signature;
+    }
+    if into.recipient_signature.is_none() {
+        into.recipient_signature = from.recipient_signature;
+    }
+}
+
+impl AgreementBook {
+    /// Rebuilds the book from the stored agreement and revocation records.
+    pub fn rebuild(store: &Store, judge: &Judge<'_>) -> Result<Self, StoreError> {
+        let mut merged: BTreeMap<[u8; 16], Agreement> = BTreeMap::new();
+        for id in store.records_of_type(RecordType::Agreement, None, MAX_AGREEMENT_RECORDS)? {
+            let Some(raw) = store.record(&id)? else {
+                continue;
+            };
+            // Stored records were verified at ingest; a record that no longer decodes is
+            // skipped rather than trusted.
+            let Ok(record) = raw.into_typed::<Agreement>() else {
+                continue;
+            };
+            let agreement = record.body();
+            let parties = [&agreement.terms.provider, &agreement.terms.recipient];
+            if !parties.contains(&judge.me) {
+                continue;
+            }
+            match merged.get_mut(&agreement.terms.agreement_id) {
+                // Signatures over different terms under one id never merge.
+                Some(existing) if existing.terms == agreement.terms => merge(existing, agreement),
+                Some(_) => {}
+                None => {
+                    merged.insert(agreement.terms.agreement_id, agreement.clone());
+                }
+            }
+        }
+        let mut revocations: BTreeMap<[u8; 16], (AgencyId, String)> = BTreeMap::new();
+        for id in
+            store.records_of_type(RecordType::AgreementRevocation, None, MAX_AGREEMENT_RECORDS)?
+        {
+            let Some(raw) = store.record(&id)? else {
+                continue;
+            };
+            let Ok(record) = raw.into_typed::<AgreementRevocation>() else {
+                continue;
+            };
+            let revocation: &Signed<AgreementRevocation> = &record;
+            revocations.insert(
+                revocation.body().agreement_id,
+                (
+                    revocation.header().origin.clone(),
+                    revocation.body().reason.clone(),
+                ),
+            );
+        }
+        let mut entries = BTreeMap::new();
+        for (id, agreement) in merged {
+            let (state, verified) = judge_one(store, judge, &agreement, revocations.get(&id))?;
+            entries.insert(
+                id,
+                AgreementEntry {
+                    agreement,
+                    state,
+                    verified,
+                },
+            );
+        }
+        Ok(Self { entries })
+    }
+
+    /// Every agreement, by id.
+    pub fn entries(&self) -> impl Iterator<Item = (&[u8; 16], &AgreementEntry)> {
+        self.entries.iter()
+    }
+
+    /// One agreement.
+    pub fn get(&self, id: &[u8; 16]) -> Option<&AgreementEntry> {
+        self.entries.get(id)
+    }
+
+    /// The verified agreements in force, for `authorize()`.
+    pub fn active(&self) -> Vec<VerifiedAgreement> {
+        self.entries
+            .values()
+            .filter_map(|entry| entry.verified.clone())
+            .collect()
+    }
+
+    /// Agencies this node may have to send records to: the other party of every agreement.
+    pub fn counterparties(&self, me: &AgencyId) -> Vec<AgencyId> {
+        let mut out: Vec<AgencyId> = self
+            .entries
+            .values()
+            .map(|entry| {
+                let terms = &entry.agreement.terms;
+                if &terms.provider == me {
+                    terms.recipient.clone()
+                } else {
+                    terms.provider.clone()
+                }
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// The certified party `agency`, from our own identity or its stored certificate, verified now.
+pub(crate) fn party(
+    store: &Store,
+    judge: &Judge<'_>,
+    agency: &AgencyId,
+) -> Result<Result<Party, String>, StoreError> {
+    let Some(pem) = store.certificate(agency)? else {
+        return Ok(Err(format!("no certificate known for {agency}")));
+    };
+    let crls: Vec<Crl> = judge.crl.cloned().into_iter().collect();
+    Ok(
+        match pki::verify_agency_certificate(
+            &pem,
+            judge.anchors,
+            &crls,
+            judge.now,
+            &CertPolicy::default(),
+        ) {
+            Ok(identity) if &identity.subject.agency == agency => Ok(Party {
+                agency: agency.clone(),
+                role: identity.subject.role,
+                key: identity.key,
+            }),
+            Ok(identity) => Err(format!(
+                "the certificate stored for {agency} names {}",
+                identity.subject.agency
+            )),
+            Err(e) => Err(format!("certificate of {agency}: {e}")),
+        },
+    )
+}
+
+fn judge_one(
+    store: &Store,
+    judge: &Judge<'_>,
+    agreement: &Agreement,
+    revocation: Option<&(AgencyId, String)>,
+) -> Result<(AgreementState, Option<VerifiedAgreement>), StoreError> {
+    let terms = &agreement.terms;
+    if let Some((by, reason)) = revocation {
+        return Ok((
+            AgreementState::Revoked {
+                by: by.clone(),
+                reason: reason.clone(),
+            },
+            None,
+        ));
+    }
+    let missing = match (
+        &agreement.provider_signature,
+        &agreement.recipient_signature,
+    ) {
+        (None, _) => Some(terms.provider.clone()),
+        (_, None) => Some(terms.recipient.clone()),
+        _ => None,
+    };
+    if let Some(awaiting) = missing {
+        return Ok((AgreementState::Pending { awaiting }, None));
+    }
+    let provider = match party(store, judge, &terms.provider)? {
+        Ok(party) => party,
+        Err(reason) => return Ok((AgreementState::Invalid { reason }, None)),
+    };
+    let recipient = match party(store, judge, &terms.recipient)? {
+        Ok(party) => party,
+        Err(reason) => return Ok((AgreementState::Invalid { reason }, None)),
+    };
+    match agreement.verify(&provider, &recipient) {
+        Err(e) => Ok((
+            AgreementState::Invalid {
+                reason: e.to_string(),
+            },
+            None,
+        )),
+        Ok(verified) if terms.is_valid_at(judge.now) => {
+            Ok((AgreementState::Active, Some(verified)))
+        }
+        // Kept verified: authorize() itself refuses it outside its window.
+        Ok(verified) => Ok((AgreementState::NotValidNow, Some(verified))),
+    }
+}

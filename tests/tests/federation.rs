@@ -1,0 +1,309 @@
+//! Four real nodes on loopback (INTERPOL, hotline NL, hotline DE, police NL) with the standard
+//! agreements, set up through the admin API like an operator would: peers, proposals,
+//! acceptances. Reports entered at the NL hotline reach exactly the agencies their agreements
+//! allow, over libp2p. A sentinel report sent last proves nothing else is still in flight.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+use std::time::Duration;
+
+use safeport_node::RunningNode;
+use safeport_protocol::hashes::PdqHash;
+use safeport_protocol::report::{Assessment, Assessor, Hosting, IntakeChannel, MediaItem, Report};
+use safeport_protocol::{Classification, Country, RecordType, Role, Timestamp};
+use safeport_tests::{TestFederation, loopback_client};
+use serde_json::{Value, json};
+
+/// Upper bound for any single wait; waits end on events, this only stops a hung test.
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Admin {
+    client: reqwest::Client,
+}
+
+impl Admin {
+    async fn call(
+        &self,
+        node: &RunningNode,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let mut request = self
+            .client
+            .request(method, format!("http://{}{path}", node.admin_addr()))
+            .bearer_auth(node.admin_token());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let value: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {value}");
+        value
+    }
+}
+
+/// Waits until `check` holds for `node`, woken by the node's change notifications.
+async fn wait_until(node: &RunningNode, what: &str, check: impl Fn(&RunningNode) -> bool) {
+    let mut changes = node.app().subscribe();
+    let outcome = tokio::time::timeout(WAIT, async {
+        loop {
+            if check(node) {
+                return;
+            }
+            changes.changed().await.unwrap();
+        }
+    })
+    .await;
+    assert!(outcome.is_ok(), "timed out waiting for: {what}");
+}
+
+fn agreement_state(node: &RunningNode, id: &str) -> Option<String> {
+    let mut bytes = [0u8; 16];
+    hex::decode_to_slice(id, &mut bytes).unwrap();
+    node.app().agreements().get(&bytes).map(|entry| {
+        serde_json::to_value(&entry.state).unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    })
+}
+
+async fn agree(admin: &Admin, provider: &RunningNode, recipient: &RunningNode, body: Value) {
+    let proposal = admin
+        .call(
+            provider,
+            reqwest::Method::POST,
+            "/admin/agreements",
+            Some(body),
+        )
+        .await;
+    let id = proposal["id"].as_str().unwrap().to_owned();
+    wait_until(recipient, "proposal arrives", |n| {
+        agreement_state(n, &id).as_deref() == Some("pending")
+    })
+    .await;
+    admin
+        .call(
+            recipient,
+            reqwest::Method::POST,
+            &format!("/admin/agreements/{id}/accept"),
+            None,
+        )
+        .await;
+    wait_until(provider, "acceptance arrives", |n| {
+        agreement_state(n, &id).as_deref() == Some("active")
+    })
+    .await;
+    assert_eq!(agreement_state(recipient, &id).as_deref(), Some("active"));
+}
+
+fn item(salt: u8, classification: Classification) -> MediaItem {
+    MediaItem {
+        salt: [salt; 16],
+        md5: [salt; 16],
+        sha1: [salt; 20],
+        sha256: [salt; 32],
+        pdq: Some(PdqHash::new([salt; 32], 100).unwrap()),
+        mime_type: "image/png".into(),
+        size: 2048,
+        dimensions: Some((32, 32)),
+        source_url: format!("https://media.example.test/{salt}.png"),
+        assessment: Assessment {
+            classification,
+            assessor: Some(Assessor::Analyst("analyst-3".into())),
+            assessed_at: Some(Timestamp::from_secs(1_800_000_000)),
+        },
+    }
+}
+
+fn report(key: u8, country: &str, items: &[MediaItem]) -> Report {
+    Report {
+        report_key: [key; 16],
+        revision: 1,
+        reported_url: format!("https://site-{key}.example.test/gallery"),
+        intake: IntakeChannel::PublicForm,
+        received_at: Timestamp::from_secs(1_800_000_000),
+        redirects: vec![],
+        hosting: Hosting {
+            ip: None,
+            country: Some(Country::new(country).unwrap()),
+        },
+        page: None,
+        media: items.iter().map(|i| i.commitment().unwrap()).collect(),
+    }
+}
+
+/// `(report key, sorted first bytes of the media items held)` for every report at `node`.
+fn holdings(node: &RunningNode) -> Vec<(u8, Vec<u8>)> {
+    let store = node.store();
+    let mut out: Vec<(u8, Vec<u8>)> = store
+        .records_of_type(RecordType::Report, None, 1000)
+        .unwrap()
+        .iter()
+        .map(|id| {
+            let report = store
+                .record(id)
+                .unwrap()
+                .unwrap()
+                .into_typed::<Report>()
+                .unwrap();
+            let mut items: Vec<u8> = report
+                .body()
+                .media
+                .iter()
+                .filter_map(|c| store.media_item(c).unwrap())
+                .map(|i| i.sha256[0])
+                .collect();
+            items.sort();
+            (report.body().report_key[0], items)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn holds_report(node: &RunningNode, key: u8) -> bool {
+    holdings(node).iter().any(|(k, _)| *k == key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_agencies_receive_exactly_what_their_agreements_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let federation = TestFederation::create(dir.path(), "Test Federation").unwrap();
+    let mut nodes = Vec::new();
+    for (agency, role, country) in [
+        ("nl-hotline", Role::Hotline, "NL"),
+        ("de-hotline", Role::Hotline, "DE"),
+        ("interpol", Role::Interpol, "FR"),
+        ("nl-police", Role::Lea, "NL"),
+    ] {
+        let node_dir = federation.add_agency(agency, role, country).unwrap();
+        nodes.push(
+            safeport_node::start(node_dir.config().unwrap())
+                .await
+                .unwrap(),
+        );
+    }
+    let [nl, de, interpol, police] = <[RunningNode; 4]>::try_from(nodes).unwrap();
+    let admin = Admin {
+        client: loopback_client().unwrap(),
+    };
+
+    // The NL hotline peers with everyone, through its admin API.
+    for (other, agency) in [
+        (&de, "de-hotline"),
+        (&interpol, "interpol"),
+        (&police, "nl-police"),
+    ] {
+        let status = admin
+            .call(other, reqwest::Method::GET, "/admin/status", None)
+            .await;
+        let address = status["listen"][0].as_str().unwrap().to_owned();
+        admin
+            .call(
+                &nl,
+                reqwest::Method::POST,
+                "/admin/peers",
+                Some(json!({ "address": address, "agency": agency })),
+            )
+            .await;
+    }
+
+    agree(
+        &admin,
+        &nl,
+        &de,
+        json!({
+        "template": "forwarding", "provider": "nl-hotline", "recipient": "de-hotline",
+        "country": "DE", "days": 365 }),
+    )
+    .await;
+    agree(
+        &admin,
+        &nl,
+        &interpol,
+        json!({
+        "template": "icse-contribution", "provider": "nl-hotline", "recipient": "interpol",
+        "days": 365 }),
+    )
+    .await;
+    // Police access is proposed by the police and accepted by the hotline.
+    agree(
+        &admin,
+        &police,
+        &nl,
+        json!({
+        "template": "national-access", "provider": "nl-hotline", "recipient": "nl-police",
+        "country": "NL", "classifications": ["baseline"], "days": 365 }),
+    )
+    .await;
+
+    let de_items = [
+        item(10, Classification::Baseline),
+        item(11, Classification::NationallyIllegal),
+        item(12, Classification::NotIllegal),
+    ];
+    nl.submit_report(report(1, "DE", &de_items), de_items.to_vec())
+        .await
+        .unwrap();
+    let nl_items = [
+        item(20, Classification::Baseline),
+        item(21, Classification::NationallyIllegal),
+    ];
+    nl.submit_report(report(2, "NL", &nl_items), nl_items.to_vec())
+        .await
+        .unwrap();
+    let fr_items = [item(30, Classification::NotIllegal)];
+    nl.submit_report(report(3, "FR", &fr_items), fr_items.to_vec())
+        .await
+        .unwrap();
+    // The sentinel goes last and is covered for every recipient.
+    let sentinel_items = [item(90, Classification::Baseline)];
+    nl.submit_report(report(9, "DE", &sentinel_items), sentinel_items.to_vec())
+        .await
+        .unwrap();
+    let sentinel_nl_items = [item(91, Classification::Baseline)];
+    nl.submit_report(
+        report(8, "NL", &sentinel_nl_items),
+        sentinel_nl_items.to_vec(),
+    )
+    .await
+    .unwrap();
+
+    wait_until(&de, "sentinel at DE", |n| holds_report(n, 9)).await;
+    wait_until(&interpol, "sentinels at INTERPOL", |n| {
+        holds_report(n, 9) && holds_report(n, 8)
+    })
+    .await;
+    wait_until(&police, "sentinel at the police", |n| holds_report(n, 8)).await;
+
+    assert_eq!(holdings(&de), vec![(1, vec![10, 11, 12]), (9, vec![90])]);
+    assert_eq!(
+        holdings(&interpol),
+        vec![
+            (1, vec![10, 11]),
+            (2, vec![20, 21]),
+            (8, vec![91]),
+            (9, vec![90])
+        ]
+    );
+    assert_eq!(holdings(&police), vec![(2, vec![20]), (8, vec![91])]);
+    for node in [&de, &interpol, &police] {
+        assert!(node.store().rejections(10).unwrap().is_empty());
+    }
+
+    // Status shows the peers admitted and nothing waiting.
+    let status = admin
+        .call(&nl, reqwest::Method::GET, "/admin/status", None)
+        .await;
+    let peers = status["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 3, "{status}");
+    for peer in peers {
+        assert_eq!(peer["state"], "admitted", "{peer}");
+    }
+
+    for node in [nl, de, interpol, police] {
+        node.shutdown().await.unwrap();
+    }
+}
