@@ -387,6 +387,15 @@ async fn pull_from(
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?
         };
+        tracing::info!(
+            peer = %peer,
+            stored = ingested.stored,
+            duplicates = ingested.duplicates,
+            rejected = ingested.rejected,
+            cursor = ingested.cursor,
+            more,
+            "ingested a page"
+        );
         handle.record(peer, |p| {
             p.received += ingested.stored as u64;
             p.refused += ingested.rejected as u64;

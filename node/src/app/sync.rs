@@ -473,7 +473,6 @@ impl App {
             }
         }
         let mut outcome = Ingested::default();
-        let mut agreements_changed = false;
         let mut batch = self.store.batch();
         for (agency, pem) in &verified_pems {
             batch.put_certificate(agency, pem)?;
@@ -499,9 +498,7 @@ impl App {
                         RecordType::Withdrawal => {
                             self.apply_withdrawal(&mut batch, &raw, &inserted)?;
                         }
-                        RecordType::Agreement | RecordType::AgreementRevocation => {
-                            agreements_changed = true;
-                        }
+                        RecordType::Agreement | RecordType::AgreementRevocation => {}
                         RecordType::Report => {}
                     }
                     if let Some(report) = &report {
@@ -512,7 +509,29 @@ impl App {
                     }
                     let context = report.as_ref().map(|r| (r, item.media.as_slice()));
                     self.fan_out(&mut batch, &raw, context)?;
+                    let changes_agreements = matches!(
+                        raw.header().record_type,
+                        RecordType::Agreement | RecordType::AgreementRevocation
+                    );
                     inserted.push(raw);
+                    if changes_agreements {
+                        // Later records of this page are judged under the new agreement state:
+                        // commit up to here (cursor included), refresh, and go on in a new batch.
+                        batch.set_cursor(from, item.position)?;
+                        let committed = batch.commit()?;
+                        outcome
+                            .committed
+                            .outbox_heads
+                            .extend(committed.outbox_heads);
+                        self.changed();
+                        for id in self.refresh_agreements()? {
+                            outcome
+                                .committed
+                                .outbox_heads
+                                .extend(self.backfill(&id)?.outbox_heads);
+                        }
+                        batch = self.store.batch();
+                    }
                 }
                 Err(reason) => {
                     tracing::warn!(peer = %from, %reason, "refused a record");
@@ -529,15 +548,13 @@ impl App {
             }
         }
         batch.set_cursor(from, page.next_cursor)?;
-        outcome.committed = batch.commit()?;
+        let committed = batch.commit()?;
+        outcome
+            .committed
+            .outbox_heads
+            .extend(committed.outbox_heads);
         self.changed();
         outcome.cursor = page.next_cursor;
-        if agreements_changed {
-            for id in self.refresh_agreements()? {
-                let more = self.backfill(&id)?;
-                outcome.committed.outbox_heads.extend(more.outbox_heads);
-            }
-        }
         Ok(outcome)
     }
 }

@@ -561,3 +561,33 @@ fn a_withdrawal_removes_the_record_wherever_it_went_and_refuses_late_copies() {
     // Only the originator may withdraw.
     assert!(w.police.app.withdraw(&id, "not mine".into()).is_err());
 }
+
+#[test]
+fn an_acceptance_and_the_records_it_allows_can_arrive_in_one_page() {
+    let w = world();
+    let items = [item(70, Classification::NationallyIllegal)];
+    submit(&w.nl, 7, "NL", &items);
+    // The police asks for nationally illegal items too; the hotline accepts.
+    let terms = AgreementTerms {
+        agreement_id: [50; 16],
+        provider: w.nl.app.me().clone(),
+        recipient: w.police.app.me().clone(),
+        scope: templates::national_access(
+            Country::new("NL").unwrap(),
+            vec![Classification::NationallyIllegal],
+        )
+        .scope,
+        valid_from: Timestamp::from_secs(1_790_000_000),
+        valid_until: Timestamp::from_secs(1_900_000_000),
+    };
+    w.police.app.propose_agreement(terms).unwrap();
+    pull(&w.police, &w.nl);
+    w.nl.app.accept_agreement(&[50; 16]).unwrap();
+    // One page now holds the acceptance and the back-filled report, in that order.
+    let cursor = w.police.app.store().cursor(w.nl.app.me()).unwrap();
+    let page = w.nl.app.serve_pull(w.police.app.me(), cursor, 100).unwrap();
+    assert_eq!(page.items.len(), 2);
+    let outcome = w.police.app.ingest_page(w.nl.app.me(), &page).unwrap();
+    assert_eq!((outcome.stored, outcome.rejected), (2, 0), "{outcome:?}");
+    assert_eq!(holdings(&w.police), vec![(7, vec![70])]);
+}
