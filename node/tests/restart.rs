@@ -242,7 +242,10 @@ async fn a_killed_receiver_keeps_every_acknowledged_record_and_catches_up() {
     }
 
     // The crash happened mid-sync, not after it.
-    assert!(cursor < u64::from(REPORTS_BEFORE_CRASH), "the police had finished: {cursor}");
+    assert!(
+        cursor < u64::from(REPORTS_BEFORE_CRASH),
+        "the police had finished: {cursor}"
+    );
     // Every acknowledged position is durable: the crashed database holds all of it.
     {
         let store = Store::open(police_dir.dir.join("data").join("db")).unwrap();

@@ -39,6 +39,12 @@ impl TestFederation {
         })
     }
 
+    /// The authority's signing key (for tests that forge or backdate certificates).
+    pub fn authority_key(&self) -> anyhow::Result<safeport_protocol::NodeKey> {
+        let pem = std::fs::read_to_string(self.ca_dir.join(ca::ROOT_KEY))?;
+        Ok(safeport_protocol::NodeKey::from_pkcs8_pem(&pem)?)
+    }
+
     /// The root certificate file.
     pub fn root_certificate(&self) -> PathBuf {
         self.ca_dir.join(ca::ROOT_CERT)

@@ -303,6 +303,33 @@ async fn four_agencies_receive_exactly_what_their_agreements_allow() {
         assert_eq!(peer["state"], "admitted", "{peer}");
     }
 
+    // Replay: the police's cursor is rewound and everything is delivered again: nothing changes.
+    let nl_agency: safeport_protocol::AgencyId = "nl-hotline".parse().unwrap();
+    let before = (holdings(&police), police.store().record_count().unwrap());
+    let received_before = police.federation().progress()[&nl_agency].received;
+    let mut rewind = police.store().batch();
+    rewind.set_cursor(&nl_agency, 0).unwrap();
+    rewind.commit().unwrap();
+    let mut changes = police.app().subscribe();
+    police.federation().pull(nl_agency.clone()).await;
+    tokio::time::timeout(WAIT, async {
+        while police.store().cursor(&nl_agency).unwrap() == 0 {
+            changes.changed().await.unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (holdings(&police), police.store().record_count().unwrap()),
+        before
+    );
+    assert!(police.store().rejections(10).unwrap().is_empty());
+    // Whenever the driver has counted the replayed page, it counted no new record.
+    assert_eq!(
+        police.federation().progress()[&nl_agency].received,
+        received_before
+    );
+
     for node in [nl, de, interpol, police] {
         node.shutdown().await.unwrap();
     }
