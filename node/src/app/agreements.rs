@@ -56,10 +56,13 @@ pub struct AgreementEntry {
     pub verified: Option<VerifiedAgreement>,
 }
 
-/// All agreements involving this node, by agreement id.
+/// All agreements involving this node, by agreement id, with the verified ones and the
+/// counterparties precomputed (the book is read for every record that is stored or served).
 #[derive(Debug, Clone, Default)]
 pub struct AgreementBook {
     entries: BTreeMap<[u8; 16], AgreementEntry>,
+    active: Vec<VerifiedAgreement>,
+    counterparties: Vec<AgencyId>,
 }
 
 /// What the book needs to judge agreements.
@@ -130,7 +133,14 @@ impl AgreementBook {
             );
         }
         let mut entries = BTreeMap::new();
+        let mut counterparties = Vec::new();
         for (id, agreement) in merged {
+            let terms = &agreement.terms;
+            counterparties.push(if &terms.provider == judge.me {
+                terms.recipient.clone()
+            } else {
+                terms.provider.clone()
+            });
             let (state, verified) = judge_one(store, judge, &agreement, revocations.get(&id))?;
             entries.insert(
                 id,
@@ -141,7 +151,17 @@ impl AgreementBook {
                 },
             );
         }
-        Ok(Self { entries })
+        counterparties.sort();
+        counterparties.dedup();
+        let active = entries
+            .values()
+            .filter_map(|entry: &AgreementEntry| entry.verified.clone())
+            .collect();
+        Ok(Self {
+            entries,
+            active,
+            counterparties,
+        })
     }
 
     /// Every agreement, by id.
@@ -154,31 +174,14 @@ impl AgreementBook {
         self.entries.get(id)
     }
 
-    /// The verified agreements in force, for `authorize()`.
-    pub fn active(&self) -> Vec<VerifiedAgreement> {
-        self.entries
-            .values()
-            .filter_map(|entry| entry.verified.clone())
-            .collect()
+    /// The verified agreements (`authorize()` itself checks their validity window).
+    pub fn active(&self) -> &[VerifiedAgreement] {
+        &self.active
     }
 
     /// Agencies this node may have to send records to: the other party of every agreement.
-    pub fn counterparties(&self, me: &AgencyId) -> Vec<AgencyId> {
-        let mut out: Vec<AgencyId> = self
-            .entries
-            .values()
-            .map(|entry| {
-                let terms = &entry.agreement.terms;
-                if &terms.provider == me {
-                    terms.recipient.clone()
-                } else {
-                    terms.provider.clone()
-                }
-            })
-            .collect();
-        out.sort();
-        out.dedup();
-        out
+    pub fn counterparties(&self) -> &[AgencyId] {
+        &self.counterparties
     }
 }
 

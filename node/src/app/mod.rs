@@ -56,7 +56,7 @@ pub struct App {
     identity: Arc<NodeIdentity>,
     clock: fn() -> Timestamp,
     trust: RwLock<Trust>,
-    book: RwLock<AgreementBook>,
+    book: RwLock<Arc<AgreementBook>>,
     /// Serialises creation of this node's own records, so sequences never collide.
     own_records: Mutex<()>,
     /// Bumped after every change of stored state, so waiters (tests, status pages) react to
@@ -87,7 +87,7 @@ impl App {
             identity,
             clock,
             trust,
-            book: RwLock::new(AgreementBook::default()),
+            book: RwLock::new(Arc::new(AgreementBook::default())),
             own_records: Mutex::new(()),
             changes: tokio::sync::watch::Sender::new(0),
         };
@@ -144,7 +144,7 @@ impl App {
             })
             .map(|(id, _)| *id)
             .collect();
-        *book = rebuilt;
+        *book = Arc::new(rebuilt);
         drop(book);
         self.changed();
         Ok(newly_active)
@@ -195,12 +195,14 @@ impl App {
         Ok(committed)
     }
 
-    /// A snapshot of the agreement book.
-    pub fn agreements(&self) -> AgreementBook {
-        self.book
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+    /// A snapshot of the agreement book (cheap: shared until the next change).
+    pub fn agreements(&self) -> Arc<AgreementBook> {
+        Arc::clone(
+            &self
+                .book
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// Signs `body` as this node's next record.

@@ -19,6 +19,11 @@ use safeport_protocol::{
 use super::{App, AppError};
 use crate::store::{Committed, Rejection, StoreBatch};
 
+/// At most this many threads verify one page's signatures.
+const MAX_VERIFY_THREADS: usize = 4;
+/// Pages smaller than this are verified on the calling thread.
+const PARALLEL_VERIFY_MIN_ITEMS: usize = 64;
+
 /// Records scanned per step of a back-fill.
 const BACKFILL_STEP: usize = 500;
 
@@ -62,21 +67,21 @@ impl App {
             recipient,
             now: self.now(),
         };
-        let agreements = self.agreements().active();
+        let book = self.agreements();
+        let agreements = book.active();
         match record.header().record_type {
             RecordType::Report => {
                 let Some((report, items)) = report else {
                     return Ok(None);
                 };
-                if !authorize(&agreements, request, Subject::Report { report, items }).is_allowed()
-                {
+                if !authorize(agreements, request, Subject::Report { report, items }).is_allowed() {
                     return Ok(None);
                 }
                 let disclosed = items
                     .iter()
                     .filter(|item| {
                         authorize(
-                            &agreements,
+                            agreements,
                             request,
                             Subject::MediaItem {
                                 report,
@@ -97,7 +102,7 @@ impl App {
                     provider: &terms.provider,
                     recipient: &terms.recipient,
                 };
-                Ok(authorize(&agreements, request, subject)
+                Ok(authorize(agreements, request, subject)
                     .is_allowed()
                     .then(Vec::new))
             }
@@ -109,7 +114,7 @@ impl App {
                 let subject = Subject::Withdrawal {
                     recipient_received_record: received,
                 };
-                Ok(authorize(&agreements, request, subject)
+                Ok(authorize(agreements, request, subject)
                     .is_allowed()
                     .then(Vec::new))
             }
@@ -124,7 +129,7 @@ impl App {
                     provider: &terms.provider,
                     recipient: &terms.recipient,
                 };
-                Ok(authorize(&agreements, request, subject)
+                Ok(authorize(agreements, request, subject)
                     .is_allowed()
                     .then(Vec::new))
             }
@@ -138,7 +143,7 @@ impl App {
         record: &RawRecord,
         report: Option<(&Report, &[MediaItem])>,
     ) -> Result<(), AppError> {
-        let mut recipients = self.agreements().counterparties(self.me());
+        let mut recipients = self.agreements().counterparties().to_vec();
         // A new proposal is not in the book yet: its parties are recipients too.
         if record.header().record_type == RecordType::Agreement {
             let agreement = record.clone().into_typed::<Agreement>()?;
@@ -317,37 +322,96 @@ impl App {
             .map_err(|e| e.to_string())
     }
 
-    /// Checks one received record; `Ok(report context)` when it may be stored.
+    /// Decodes a received record and checks that its originator signed it (with a
+    /// certificate that verifies now) and has not withdrawn it. Pure CPU work plus reads, so
+    /// a page's records are authenticated in parallel.
+    fn authenticate(
+        &self,
+        bytes: &[u8],
+        certificates: &BTreeMap<AgencyId, AgencyIdentity>,
+    ) -> (Option<RawRecord>, Result<(), String>) {
+        let raw = match RawRecord::decode(bytes) {
+            Ok(raw) => raw,
+            Err(e) => return (None, Err(format!("record does not decode: {e}"))),
+        };
+        let verdict = (|| {
+            let origin = &raw.header().origin;
+            let key = match certificates.get(origin) {
+                Some(identity) => identity.key,
+                None => match self.store.certificate(origin).map_err(|e| e.to_string())? {
+                    Some(pem) => self.verify_certificate(&pem)?.key,
+                    None => return Err(format!("no certificate for originator {origin}")),
+                },
+            };
+            raw.verify(&key).map_err(|e| e.to_string())?;
+            if self
+                .store
+                .tombstone(&raw.id())
+                .map_err(|e| e.to_string())?
+                .is_some_and(|(tomb_origin, _)| tomb_origin == origin.as_str())
+            {
+                return Err("the originator has withdrawn this record".into());
+            }
+            Ok(())
+        })();
+        (Some(raw), verdict)
+    }
+
+    /// [`App::authenticate`] for every item of a page, spread over the available cores.
+    fn authenticate_all(
+        &self,
+        items: &[SyncItem],
+        certificates: &BTreeMap<AgencyId, AgencyIdentity>,
+    ) -> Vec<(Option<RawRecord>, Result<(), String>)> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(MAX_VERIFY_THREADS);
+        if threads < 2 || items.len() < PARALLEL_VERIFY_MIN_ITEMS {
+            return items
+                .iter()
+                .map(|item| self.authenticate(&item.record, certificates))
+                .collect();
+        }
+        let chunk = items.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = items
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|item| self.authenticate(&item.record, certificates))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| {
+                    worker.join().unwrap_or_else(|_| {
+                        // A panicking verifier refuses its part; nothing unverified is stored.
+                        vec![(None, Err("verification failed".to_owned())); chunk]
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Checks an authenticated record against this node's agreements; `Ok(report)` when it
+    /// may be stored.
     fn admit(
         &self,
         from: &AgencyId,
         raw: &RawRecord,
         media: &[MediaItem],
-        certificates: &BTreeMap<AgencyId, AgencyIdentity>,
     ) -> Result<Option<Report>, String> {
         let origin = &raw.header().origin;
-        let key = match certificates.get(origin) {
-            Some(identity) => identity.key,
-            None => match self.store.certificate(origin).map_err(|e| e.to_string())? {
-                Some(pem) => self.verify_certificate(&pem)?.key,
-                None => return Err(format!("no certificate for originator {origin}")),
-            },
-        };
-        raw.verify(&key).map_err(|e| e.to_string())?;
-        if self
-            .store
-            .tombstone(&raw.id())
-            .map_err(|e| e.to_string())?
-            .is_some_and(|(tomb_origin, _)| tomb_origin == origin.as_str())
-        {
-            return Err("the originator has withdrawn this record".into());
-        }
         let request = Request {
             holder: from,
             recipient: self.me(),
             now: self.now(),
         };
-        let agreements = self.agreements().active();
+        let book = self.agreements();
+        let agreements = book.active();
         match raw.header().record_type {
             RecordType::Report => {
                 let typed = raw
@@ -359,7 +423,7 @@ impl App {
                     report,
                     items: media,
                 };
-                if let Decision::Deny(reason) = authorize(&agreements, request, subject) {
+                if let Decision::Deny(reason) = authorize(agreements, request, subject) {
                     return Err(format!(
                         "no active agreement covers this report ({reason:?})"
                     ));
@@ -371,7 +435,7 @@ impl App {
                         items: media,
                         item,
                     };
-                    if let Decision::Deny(reason) = authorize(&agreements, request, subject) {
+                    if let Decision::Deny(reason) = authorize(agreements, request, subject) {
                         return Err(format!("a media item is not covered ({reason:?})"));
                     }
                 }
@@ -479,16 +543,17 @@ impl App {
         }
         // Records stored by this page so far (a withdrawal later in the page may name one).
         let mut inserted: Vec<RawRecord> = Vec::new();
-        for item in &page.items {
-            let decoded = RawRecord::decode(&item.record);
-            let verdict = match &decoded {
-                Ok(raw) => self.admit(from, raw, &item.media, &identities),
-                Err(e) => Err(format!("record does not decode: {e}")),
+        let authenticated = self.authenticate_all(&page.items, &identities);
+        for (item, (decoded, authentic)) in page.items.iter().zip(authenticated) {
+            let verdict = match (&decoded, authentic) {
+                (Some(raw), Ok(())) => self.admit(from, raw, &item.media),
+                (_, Err(reason)) => Err(reason),
+                (None, Ok(())) => Err("record does not decode".into()),
             };
             match verdict {
                 Ok(report) => {
                     // `admit` only succeeds on a decoded record.
-                    let Ok(raw) = decoded else { continue };
+                    let Some(raw) = decoded else { continue };
                     if !batch.insert_record(&raw)? {
                         outcome.duplicates += 1;
                         continue;
@@ -535,7 +600,7 @@ impl App {
                 }
                 Err(reason) => {
                     tracing::warn!(peer = %from, %reason, "refused a record");
-                    let raw = decoded.ok();
+                    let raw = decoded;
                     batch.reject(&Rejection {
                         at: now.0,
                         from: from.to_string(),
