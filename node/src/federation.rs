@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use safeport_protocol::sync::{MAX_PAGE_ITEMS, SyncRequest, SyncResponse};
+use safeport_protocol::sync::{MAX_PAGE_ITEMS, SyncPage, SyncRequest, SyncResponse};
 use safeport_protocol::{AgencyId, Timestamp};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -342,50 +342,84 @@ async fn answer(
     }
 }
 
+/// Requests one page of this node's outbox at `peer`, after `after`.
+async fn fetch_page(
+    net: NetHandle,
+    me: AgencyId,
+    peer: AgencyId,
+    after: u64,
+) -> Result<SyncPage, String> {
+    let request = SyncRequest::Pull {
+        recipient: me,
+        after,
+        limit: MAX_PAGE_ITEMS,
+    };
+    let body = request.encode().map_err(|e| e.to_string())?;
+    let bytes = net.request(&peer, body).await.map_err(|e| e.to_string())?;
+    let page = match SyncResponse::decode(&bytes).map_err(|e| format!("bad response: {e}"))? {
+        SyncResponse::Page(page) => page,
+        SyncResponse::Refused(reason) => return Err(format!("peer refused the pull: {reason}")),
+        SyncResponse::Ack => return Err("peer answered a pull with an ack".into()),
+    };
+    if page.next_cursor < after || page.items.iter().any(|item| item.position <= after) {
+        return Err("peer sent a page behind our cursor".into());
+    }
+    Ok(page)
+}
+
 /// Pulls every page waiting for this node at `peer`, ingesting each in one synced batch.
+/// The next page is requested while the current one is ingested, so the holder serves and
+/// this node stores at the same time; the cursor only ever advances with what was stored.
 async fn pull_from(
     app: &Arc<App>,
     handle: &FederationHandle,
     peer: &AgencyId,
 ) -> Result<(), String> {
-    for _ in 0..MAX_PAGES_PER_PULL {
-        let cursor = {
-            let app = Arc::clone(app);
-            let peer = peer.clone();
-            tokio::task::spawn_blocking(move || app.store().cursor(&peer))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?
-        };
-        let request = SyncRequest::Pull {
-            recipient: app.me().clone(),
-            after: cursor,
-            limit: MAX_PAGE_ITEMS,
-        };
-        let body = request.encode().map_err(|e| e.to_string())?;
-        let bytes = handle
-            .net
-            .request(peer, body)
+    let cursor = {
+        let app = Arc::clone(app);
+        let peer = peer.clone();
+        tokio::task::spawn_blocking(move || app.store().cursor(&peer))
             .await
-            .map_err(|e| e.to_string())?;
-        let page = match SyncResponse::decode(&bytes).map_err(|e| format!("bad response: {e}"))? {
-            SyncResponse::Page(page) => page,
-            SyncResponse::Refused(reason) => {
-                return Err(format!("peer refused the pull: {reason}"));
-            }
-            SyncResponse::Ack => return Err("peer answered a pull with an ack".into()),
-        };
-        if page.next_cursor < cursor || page.items.iter().any(|item| item.position <= cursor) {
-            return Err("peer sent a page behind our cursor".into());
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+    };
+    let fetch = |after| {
+        tokio::spawn(fetch_page(
+            handle.net.clone(),
+            app.me().clone(),
+            peer.clone(),
+            after,
+        ))
+    };
+    let mut requested_after = cursor;
+    let mut next = fetch(requested_after);
+    for _ in 0..MAX_PAGES_PER_PULL {
+        let page = next.await.map_err(|e| e.to_string())??;
+        // Only a page that advanced may lead to another (no endless "more" without progress).
+        let more = page.more && page.next_cursor > requested_after;
+        if more {
+            requested_after = page.next_cursor;
+            next = fetch(requested_after);
+        } else {
+            next = tokio::spawn(async { Err(String::new()) });
         }
-        let more = page.more && page.next_cursor > cursor;
         let ingested = {
             let app = Arc::clone(app);
             let peer = peer.clone();
-            tokio::task::spawn_blocking(move || app.ingest_page(&peer, &page))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?
+            tokio::task::spawn_blocking(move || app.ingest_page(&peer, &page)).await
+        };
+        let ingested = match ingested {
+            Ok(Ok(ingested)) => ingested,
+            failed => {
+                // The prefetched page is beyond what was stored: drop it, the next pull starts
+                // again from the stored cursor.
+                next.abort();
+                return Err(match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    Err(e) => e.to_string(),
+                    Ok(Ok(_)) => String::new(),
+                });
+            }
         };
         tracing::info!(
             peer = %peer,
@@ -406,5 +440,6 @@ async fn pull_from(
             return Ok(());
         }
     }
+    next.abort();
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! Every method blocks on the store; async callers use `spawn_blocking`.
 
 pub mod agreements;
+mod ingest;
 pub mod sync;
 #[cfg(test)]
 mod tests;

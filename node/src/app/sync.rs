@@ -1,28 +1,20 @@
-//! Scoped sync: what enters each peer's outbox, what a pull returns, and what is accepted from
-//! a peer's page. Every decision goes through `authorize()`: when a record is stored (outbox
-//! fan-out), again when it is served (so a revoked agreement stops the flow at once), and on
-//! the receiving side before anything is stored.
+//! Scoped sync, holder side: what enters each peer's outbox and what a pull returns. Every
+//! decision goes through `authorize()`: when a record is stored (outbox fan-out) and again when
+//! it is served (so a revoked agreement stops the flow at once). The receiving side is
+//! `ingest.rs`.
 
 use std::collections::BTreeMap;
 
 use safeport_protocol::agreement::{Agreement, AgreementRevocation};
-use safeport_protocol::pki::{self, AgencyIdentity, CertPolicy, Crl};
 use safeport_protocol::report::{MediaItem, Report};
 use safeport_protocol::sync::{
     MAX_PAGE_CERTIFICATES, MAX_PAGE_ITEMS, PAGE_SOFT_LIMIT_BYTES, SyncItem, SyncPage,
 };
 use safeport_protocol::withdrawal::Withdrawal;
-use safeport_protocol::{
-    AgencyId, Decision, RawRecord, RecordId, RecordType, Request, Role, Subject, authorize,
-};
+use safeport_protocol::{AgencyId, RawRecord, RecordId, RecordType, Request, Subject, authorize};
 
 use super::{App, AppError};
-use crate::store::{Committed, Rejection, StoreBatch};
-
-/// At most this many threads verify one page's signatures.
-const MAX_VERIFY_THREADS: usize = 4;
-/// Pages smaller than this are verified on the calling thread.
-const PARALLEL_VERIFY_MIN_ITEMS: usize = 64;
+use crate::store::{Committed, StoreBatch};
 
 /// Records scanned per step of a back-fill.
 const BACKFILL_STEP: usize = 500;
@@ -56,7 +48,7 @@ impl App {
 
     /// Whether `record` (with the items this node holds) may go to `recipient` now, and which
     /// of its media items.
-    fn disclosure(
+    pub(crate) fn disclosure(
         &self,
         record: &RawRecord,
         recipient: &AgencyId,
@@ -184,7 +176,7 @@ impl App {
         Ok(committed)
     }
 
-    fn advance_report_head(
+    pub(crate) fn advance_report_head(
         &self,
         batch: &mut StoreBatch<'_>,
         record: &RawRecord,
@@ -308,318 +300,5 @@ impl App {
             next_cursor,
             more: next_cursor < head,
         })
-    }
-
-    /// Verifies an originator certificate from a page.
-    fn verify_certificate(&self, pem: &str) -> Result<AgencyIdentity, String> {
-        let trust = self.trust();
-        let crls: Vec<Crl> = trust.crl.into_iter().collect();
-        let policy = CertPolicy {
-            allowed_roles: vec![Role::Hotline, Role::Lea, Role::Interpol],
-            expected_key: None,
-        };
-        pki::verify_agency_certificate(pem, &trust.anchors, &crls, self.now(), &policy)
-            .map_err(|e| e.to_string())
-    }
-
-    /// Decodes a received record and checks that its originator signed it (with a
-    /// certificate that verifies now) and has not withdrawn it. Pure CPU work plus reads, so
-    /// a page's records are authenticated in parallel.
-    fn authenticate(
-        &self,
-        bytes: &[u8],
-        certificates: &BTreeMap<AgencyId, AgencyIdentity>,
-    ) -> (Option<RawRecord>, Result<(), String>) {
-        let raw = match RawRecord::decode(bytes) {
-            Ok(raw) => raw,
-            Err(e) => return (None, Err(format!("record does not decode: {e}"))),
-        };
-        let verdict = (|| {
-            let origin = &raw.header().origin;
-            let key = match certificates.get(origin) {
-                Some(identity) => identity.key,
-                None => match self.store.certificate(origin).map_err(|e| e.to_string())? {
-                    Some(pem) => self.verify_certificate(&pem)?.key,
-                    None => return Err(format!("no certificate for originator {origin}")),
-                },
-            };
-            raw.verify(&key).map_err(|e| e.to_string())?;
-            if self
-                .store
-                .tombstone(&raw.id())
-                .map_err(|e| e.to_string())?
-                .is_some_and(|(tomb_origin, _)| tomb_origin == origin.as_str())
-            {
-                return Err("the originator has withdrawn this record".into());
-            }
-            Ok(())
-        })();
-        (Some(raw), verdict)
-    }
-
-    /// [`App::authenticate`] for every item of a page, spread over the available cores.
-    fn authenticate_all(
-        &self,
-        items: &[SyncItem],
-        certificates: &BTreeMap<AgencyId, AgencyIdentity>,
-    ) -> Vec<(Option<RawRecord>, Result<(), String>)> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .min(MAX_VERIFY_THREADS);
-        if threads < 2 || items.len() < PARALLEL_VERIFY_MIN_ITEMS {
-            return items
-                .iter()
-                .map(|item| self.authenticate(&item.record, certificates))
-                .collect();
-        }
-        let chunk = items.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = items
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|item| self.authenticate(&item.record, certificates))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|worker| {
-                    worker.join().unwrap_or_else(|_| {
-                        // A panicking verifier refuses its part; nothing unverified is stored.
-                        vec![(None, Err("verification failed".to_owned())); chunk]
-                    })
-                })
-                .collect()
-        })
-    }
-
-    /// Checks an authenticated record against this node's agreements; `Ok(report)` when it
-    /// may be stored.
-    fn admit(
-        &self,
-        from: &AgencyId,
-        raw: &RawRecord,
-        media: &[MediaItem],
-    ) -> Result<Option<Report>, String> {
-        let origin = &raw.header().origin;
-        let request = Request {
-            holder: from,
-            recipient: self.me(),
-            now: self.now(),
-        };
-        let book = self.agreements();
-        let agreements = book.active();
-        match raw.header().record_type {
-            RecordType::Report => {
-                let typed = raw
-                    .clone()
-                    .into_typed::<Report>()
-                    .map_err(|e| e.to_string())?;
-                let report = typed.body();
-                let subject = Subject::Report {
-                    report,
-                    items: media,
-                };
-                if let Decision::Deny(reason) = authorize(agreements, request, subject) {
-                    return Err(format!(
-                        "no active agreement covers this report ({reason:?})"
-                    ));
-                }
-                for item in media {
-                    item.validate()?;
-                    let subject = Subject::MediaItem {
-                        report,
-                        items: media,
-                        item,
-                    };
-                    if let Decision::Deny(reason) = authorize(agreements, request, subject) {
-                        return Err(format!("a media item is not covered ({reason:?})"));
-                    }
-                }
-                Ok(Some(report.clone()))
-            }
-            RecordType::Agreement => {
-                let typed = raw
-                    .clone()
-                    .into_typed::<Agreement>()
-                    .map_err(|e| e.to_string())?;
-                let terms = &typed.body().terms;
-                let parties = [&terms.provider, &terms.recipient];
-                if !parties.contains(&origin)
-                    || !parties.contains(&self.me())
-                    || !parties.contains(&from)
-                {
-                    return Err("an agreement travels only between its parties".into());
-                }
-                self.check_agreement(typed.body())?;
-                Ok(None)
-            }
-            RecordType::Withdrawal => {
-                self.admit_withdrawal(raw)?;
-                Ok(None)
-            }
-            RecordType::AgreementRevocation => {
-                let typed = raw
-                    .clone()
-                    .into_typed::<AgreementRevocation>()
-                    .map_err(|e| e.to_string())?;
-                let book = self.agreements();
-                let entry = book
-                    .get(&typed.body().agreement_id)
-                    .ok_or("revocation of an agreement this node does not hold")?;
-                let terms = &entry.agreement.terms;
-                if origin != &terms.provider && origin != &terms.recipient {
-                    return Err("only a party may revoke an agreement".into());
-                }
-                Ok(None)
-            }
-        }
-    }
-
-    /// Refuses agreements that can never become active: a signature that does not verify
-    /// under its party's certified key (forged, altered terms, lifted from another record),
-    /// roles that do not allow the scope, or a validity that has already ended. A proposal
-    /// with one valid signature is kept: it waits for the other party.
-    pub(crate) fn check_agreement(&self, agreement: &Agreement) -> Result<(), String> {
-        let terms = &agreement.terms;
-        if terms.valid_until <= self.now() {
-            return Err("agreement refused: its validity has already ended".into());
-        }
-        let trust = self.trust();
-        let judge = super::agreements::Judge {
-            me: self.me(),
-            anchors: &trust.anchors,
-            crl: trust.crl.as_ref(),
-            now: self.now(),
-        };
-        let party = |agency| {
-            super::agreements::party(&self.store, &judge, agency)
-                .map_err(|e| e.to_string())?
-                .map_err(|reason| format!("agreement refused: {reason}"))
-        };
-        let provider = party(&terms.provider)?;
-        let recipient = party(&terms.recipient)?;
-        let refused =
-            |e: safeport_protocol::agreement::AgreementError| format!("agreement refused: {e}");
-        match (
-            &agreement.provider_signature,
-            &agreement.recipient_signature,
-        ) {
-            (Some(_), Some(_)) => agreement
-                .verify(&provider, &recipient)
-                .map(|_| ())
-                .map_err(refused),
-            (Some(signature), None) => terms
-                .verify_signature(&provider.key, signature)
-                .map_err(refused),
-            (None, Some(signature)) => terms
-                .verify_signature(&recipient.key, signature)
-                .map_err(refused),
-            (None, None) => Err("agreement refused: no signature".into()),
-        }
-    }
-
-    /// Ingests a page pulled from `from`: verifies and authorizes every record, stores what
-    /// passes, logs what does not, fans stored records out, and advances the cursor: one
-    /// synced batch.
-    pub fn ingest_page(&self, from: &AgencyId, page: &SyncPage) -> Result<Ingested, AppError> {
-        let now = self.now();
-        let mut identities: BTreeMap<AgencyId, AgencyIdentity> = BTreeMap::new();
-        let mut verified_pems: Vec<(AgencyId, String)> = Vec::new();
-        for pem in &page.certificates {
-            // A certificate that does not verify is ignored; records that need it are refused.
-            if let Ok(identity) = self.verify_certificate(pem) {
-                verified_pems.push((identity.subject.agency.clone(), pem.clone()));
-                identities.insert(identity.subject.agency.clone(), identity);
-            }
-        }
-        let mut outcome = Ingested::default();
-        let mut batch = self.store.batch();
-        for (agency, pem) in &verified_pems {
-            batch.put_certificate(agency, pem)?;
-        }
-        // Records stored by this page so far (a withdrawal later in the page may name one).
-        let mut inserted: Vec<RawRecord> = Vec::new();
-        let authenticated = self.authenticate_all(&page.items, &identities);
-        for (item, (decoded, authentic)) in page.items.iter().zip(authenticated) {
-            let verdict = match (&decoded, authentic) {
-                (Some(raw), Ok(())) => self.admit(from, raw, &item.media),
-                (_, Err(reason)) => Err(reason),
-                (None, Ok(())) => Err("record does not decode".into()),
-            };
-            match verdict {
-                Ok(report) => {
-                    // `admit` only succeeds on a decoded record.
-                    let Some(raw) = decoded else { continue };
-                    if !batch.insert_record(&raw)? {
-                        outcome.duplicates += 1;
-                        continue;
-                    }
-                    outcome.stored += 1;
-                    match raw.header().record_type {
-                        RecordType::Withdrawal => {
-                            self.apply_withdrawal(&mut batch, &raw, &inserted)?;
-                        }
-                        RecordType::Agreement | RecordType::AgreementRevocation => {}
-                        RecordType::Report => {}
-                    }
-                    if let Some(report) = &report {
-                        for media in &item.media {
-                            batch.put_media_item(media)?;
-                        }
-                        self.advance_report_head(&mut batch, &raw, report)?;
-                    }
-                    let context = report.as_ref().map(|r| (r, item.media.as_slice()));
-                    self.fan_out(&mut batch, &raw, context)?;
-                    let changes_agreements = matches!(
-                        raw.header().record_type,
-                        RecordType::Agreement | RecordType::AgreementRevocation
-                    );
-                    inserted.push(raw);
-                    if changes_agreements {
-                        // Later records of this page are judged under the new agreement state:
-                        // commit up to here (cursor included), refresh, and go on in a new batch.
-                        batch.set_cursor(from, item.position)?;
-                        let committed = batch.commit()?;
-                        outcome
-                            .committed
-                            .outbox_heads
-                            .extend(committed.outbox_heads);
-                        self.changed();
-                        for id in self.refresh_agreements()? {
-                            outcome
-                                .committed
-                                .outbox_heads
-                                .extend(self.backfill(&id)?.outbox_heads);
-                        }
-                        batch = self.store.batch();
-                    }
-                }
-                Err(reason) => {
-                    tracing::warn!(peer = %from, %reason, "refused a record");
-                    let raw = decoded;
-                    batch.reject(&Rejection {
-                        at: now.0,
-                        from: from.to_string(),
-                        record_id: raw.as_ref().map_or([0; 32], |r| r.id().0),
-                        origin: raw.map(|r| r.header().origin.to_string()),
-                        reason,
-                    })?;
-                    outcome.rejected += 1;
-                }
-            }
-        }
-        batch.set_cursor(from, page.next_cursor)?;
-        let committed = batch.commit()?;
-        outcome
-            .committed
-            .outbox_heads
-            .extend(committed.outbox_heads);
-        self.changed();
-        outcome.cursor = page.next_cursor;
-        Ok(outcome)
     }
 }

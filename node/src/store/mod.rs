@@ -229,7 +229,7 @@ impl Store {
         }
         let descriptors = names
             .into_iter()
-            .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+            .map(|name| ColumnFamilyDescriptor::new(name, table_options()));
         let db = DB::open_cf_descriptors(&opts, &path, descriptors).map_err(db_err)?;
         for table in Table::ALL {
             if db.cf_handle(table.name()).is_none() {
@@ -466,6 +466,16 @@ impl Store {
         };
         Ok(self.inner.db.iterator_cf_opt(self.cf(table)?, opts, mode))
     }
+}
+
+/// Options of every column family: bloom filters, because ingest asks "is this record (or
+/// tombstone) already here?" for every record it receives, and the answer is usually no.
+fn table_options() -> Options {
+    let mut block = rocksdb::BlockBasedOptions::default();
+    block.set_bloom_filter(10.0, false);
+    let mut options = Options::default();
+    options.set_block_based_table_factory(&block);
+    options
 }
 
 fn decode_origin_key(key: &[u8]) -> Result<(u64, RecordId), StoreError> {
