@@ -210,10 +210,17 @@ async fn main() {
     let started = Instant::now();
     let (mut child, lines) = spawn(&config);
     let pid = child.id();
+    // Where the receiver's time went: waiting for pages, or ingesting them.
+    let (mut wait_ms, mut ingest_ms, mut pages) = (0u64, 0u64, 0u64);
     tokio::task::block_in_place(|| {
         wait_for(&lines, |e| {
-            e["fields"]["message"] == "ingested a page"
-                && e["fields"]["cursor"].as_u64() == Some(head)
+            let page = e["fields"]["message"] == "ingested a page";
+            if page {
+                pages += 1;
+                wait_ms += e["fields"]["wait_ms"].as_u64().unwrap_or(0);
+                ingest_ms += e["fields"]["ingest_ms"].as_u64().unwrap_or(0);
+            }
+            page && e["fields"]["cursor"].as_u64() == Some(head)
         })
     });
     let elapsed = started.elapsed();
@@ -232,6 +239,7 @@ async fn main() {
         "receiver peak memory:      {:.1} MiB",
         peak_kib as f64 / 1024.0
     );
+    println!("receiver, {pages} pages: {wait_ms} ms waiting for pages, {ingest_ms} ms ingesting");
     hotline.shutdown().await.unwrap();
 }
 
@@ -260,7 +268,7 @@ fn spawn(config: &std::path::Path) -> (std::process::Child, Lines) {
 }
 
 /// Blocks until the child logs an event matching `check` (bounded by ten minutes).
-fn wait_for(lines: &Lines, check: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+fn wait_for(lines: &Lines, mut check: impl FnMut(&serde_json::Value) -> bool) -> serde_json::Value {
     loop {
         let event = lines
             .recv_timeout(Duration::from_secs(600))

@@ -394,7 +394,10 @@ async fn pull_from(
     let mut requested_after = cursor;
     let mut next = fetch(requested_after);
     for _ in 0..MAX_PAGES_PER_PULL {
+        let waited = std::time::Instant::now();
         let page = next.await.map_err(|e| e.to_string())??;
+        let wait_ms = waited.elapsed().as_millis() as u64;
+        let ingest_started = std::time::Instant::now();
         // Only a page that advanced may lead to another (no endless "more" without progress).
         let more = page.more && page.next_cursor > requested_after;
         if more {
@@ -428,6 +431,8 @@ async fn pull_from(
             rejected = ingested.rejected,
             cursor = ingested.cursor,
             more,
+            wait_ms,
+            ingest_ms = ingest_started.elapsed().as_millis() as u64,
             "ingested a page"
         );
         handle.record(peer, |p| {

@@ -23,6 +23,26 @@ const MAX_VERIFY_THREADS: usize = 4;
 /// Pages smaller than this are verified on the calling thread.
 const PARALLEL_VERIFY_MIN_ITEMS: usize = 64;
 
+/// One received record after the parallel checks.
+struct Checked {
+    /// The decoded record, if it decoded.
+    raw: Option<RawRecord>,
+    /// Signature, certificate and tombstone checks.
+    authentic: Result<(), String>,
+    /// For an authentic report: its judgement under the agreements at the start of the page.
+    report_verdict: Option<Result<Option<Report>, String>>,
+}
+
+impl Checked {
+    fn failed() -> Self {
+        Self {
+            raw: None,
+            authentic: Err("verification failed".to_owned()),
+            report_verdict: None,
+        }
+    }
+}
+
 impl App {
     /// Verifies an originator certificate from a page.
     fn verify_certificate(&self, pem: &str) -> Result<AgencyIdentity, String> {
@@ -71,19 +91,22 @@ impl App {
         (Some(raw), verdict)
     }
 
-    /// [`App::authenticate`] for every item of a page, spread over the available cores.
-    fn authenticate_all(
+    /// [`App::authenticate`] for every item of a page, spread over the available cores. Reports
+    /// (the bulk of any page) are also judged against the agreements in force when the page
+    /// started; the caller judges again if an earlier record of the page changed them.
+    fn check_all(
         &self,
+        from: &AgencyId,
         items: &[SyncItem],
         certificates: &BTreeMap<AgencyId, AgencyIdentity>,
-    ) -> Vec<(Option<RawRecord>, Result<(), String>)> {
+    ) -> Vec<Checked> {
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)
             .min(MAX_VERIFY_THREADS);
         if threads < 2 || items.len() < PARALLEL_VERIFY_MIN_ITEMS {
             return items
                 .iter()
-                .map(|item| self.authenticate(&item.record, certificates))
+                .map(|item| self.check(from, item, certificates))
                 .collect();
         }
         let chunk = items.len().div_ceil(threads);
@@ -93,7 +116,7 @@ impl App {
                 .map(|part| {
                     scope.spawn(move || {
                         part.iter()
-                            .map(|item| self.authenticate(&item.record, certificates))
+                            .map(|item| self.check(from, item, certificates))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -103,11 +126,31 @@ impl App {
                 .flat_map(|worker| {
                     worker.join().unwrap_or_else(|_| {
                         // A panicking verifier refuses its part; nothing unverified is stored.
-                        vec![(None, Err("verification failed".to_owned())); chunk]
+                        (0..chunk).map(|_| Checked::failed()).collect()
                     })
                 })
                 .collect()
         })
+    }
+
+    fn check(
+        &self,
+        from: &AgencyId,
+        item: &SyncItem,
+        certificates: &BTreeMap<AgencyId, AgencyIdentity>,
+    ) -> Checked {
+        let (raw, authentic) = self.authenticate(&item.record, certificates);
+        let report_verdict = match (&raw, &authentic) {
+            (Some(raw), Ok(())) if raw.header().record_type == RecordType::Report => {
+                Some(self.admit(from, raw, &item.media))
+            }
+            _ => None,
+        };
+        Checked {
+            raw,
+            authentic,
+            report_verdict,
+        }
     }
 
     /// Checks an authenticated record against this node's agreements; `Ok(report)` when it
@@ -257,12 +300,16 @@ impl App {
         }
         // Records stored by this page so far (a withdrawal later in the page may name one).
         let mut inserted: Vec<RawRecord> = Vec::new();
-        let authenticated = self.authenticate_all(&page.items, &identities);
-        for (item, (decoded, authentic)) in page.items.iter().zip(authenticated) {
-            let verdict = match (&decoded, authentic) {
-                (Some(raw), Ok(())) => self.admit(from, raw, &item.media),
-                (_, Err(reason)) => Err(reason),
-                (None, Ok(())) => Err("record does not decode".into()),
+        let checked = self.check_all(from, &page.items, &identities);
+        // Whether an agreement record of this page changed the agreements reports were judged by.
+        let mut agreements_changed = false;
+        for (item, checked) in page.items.iter().zip(checked) {
+            let decoded = checked.raw;
+            let verdict = match (&decoded, checked.authentic, checked.report_verdict) {
+                (Some(_), Ok(()), Some(verdict)) if !agreements_changed => verdict,
+                (Some(raw), Ok(()), _) => self.admit(from, raw, &item.media),
+                (_, Err(reason), _) => Err(reason),
+                (None, Ok(()), _) => Err("record does not decode".into()),
             };
             match verdict {
                 Ok(report) => {
@@ -310,6 +357,7 @@ impl App {
                                 .extend(self.backfill(&id)?.outbox_heads);
                         }
                         batch = self.store.batch();
+                        agreements_changed = true;
                     }
                 }
                 Err(reason) => {
