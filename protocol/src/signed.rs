@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::encoding::{self, EncodingError, MAX_RECORD_BYTES, byte_vec};
 use crate::ids::{AgencyId, RecordId, Timestamp};
-use crate::keys::{KeyError, NodeKey, PublicKey, Signature};
+use crate::keys::{KeyError, NodeKey, PreparedKey, PublicKey, Signature};
 
 /// Domain-separation string of record signatures.
 pub const RECORD_SIGNATURE_DOMAIN: &str = "safeport/record-signature/v1";
@@ -184,6 +184,11 @@ impl RawRecord {
 
     /// Verifies the origin's signature strictly.
     pub fn verify(&self, origin_key: &PublicKey) -> Result<(), RecordError> {
+        self.verify_prepared(&origin_key.prepare()?)
+    }
+
+    /// [`RawRecord::verify`] with a key prepared once for many records of one origin.
+    pub fn verify_prepared(&self, origin_key: &PreparedKey) -> Result<(), RecordError> {
         let preimage = signing_preimage(&self.header, &self.body)?;
         origin_key.verify(&preimage, &self.signature)?;
         Ok(())

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use safeport_protocol::agreement::{Agreement, AgreementRevocation};
+use safeport_protocol::keys::PreparedKey;
 use safeport_protocol::pki::{self, AgencyIdentity, CertPolicy, Crl};
 use safeport_protocol::report::{MediaItem, Report};
 use safeport_protocol::sync::{SyncItem, SyncPage};
@@ -62,7 +63,7 @@ impl App {
     fn authenticate(
         &self,
         bytes: &[u8],
-        certificates: &BTreeMap<AgencyId, AgencyIdentity>,
+        keys: &BTreeMap<AgencyId, PreparedKey>,
     ) -> (Option<RawRecord>, Result<(), String>) {
         let raw = match RawRecord::decode(bytes) {
             Ok(raw) => raw,
@@ -70,14 +71,14 @@ impl App {
         };
         let verdict = (|| {
             let origin = &raw.header().origin;
-            let key = match certificates.get(origin) {
-                Some(identity) => identity.key,
+            let verified = match keys.get(origin) {
+                Some(key) => raw.verify_prepared(key),
                 None => match self.store.certificate(origin).map_err(|e| e.to_string())? {
-                    Some(pem) => self.verify_certificate(&pem)?.key,
+                    Some(pem) => raw.verify(&self.verify_certificate(&pem)?.key),
                     None => return Err(format!("no certificate for originator {origin}")),
                 },
             };
-            raw.verify(&key).map_err(|e| e.to_string())?;
+            verified.map_err(|e| e.to_string())?;
             if self
                 .store
                 .tombstone(&raw.id())
@@ -98,7 +99,7 @@ impl App {
         &self,
         from: &AgencyId,
         items: &[SyncItem],
-        certificates: &BTreeMap<AgencyId, AgencyIdentity>,
+        keys: &BTreeMap<AgencyId, PreparedKey>,
     ) -> Vec<Checked> {
         let threads = std::thread::available_parallelism()
             .map_or(1, usize::from)
@@ -106,7 +107,7 @@ impl App {
         if threads < 2 || items.len() < PARALLEL_VERIFY_MIN_ITEMS {
             return items
                 .iter()
-                .map(|item| self.check(from, item, certificates))
+                .map(|item| self.check(from, item, keys))
                 .collect();
         }
         let chunk = items.len().div_ceil(threads);
@@ -116,7 +117,7 @@ impl App {
                 .map(|part| {
                     scope.spawn(move || {
                         part.iter()
-                            .map(|item| self.check(from, item, certificates))
+                            .map(|item| self.check(from, item, keys))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -137,9 +138,9 @@ impl App {
         &self,
         from: &AgencyId,
         item: &SyncItem,
-        certificates: &BTreeMap<AgencyId, AgencyIdentity>,
+        keys: &BTreeMap<AgencyId, PreparedKey>,
     ) -> Checked {
-        let (raw, authentic) = self.authenticate(&item.record, certificates);
+        let (raw, authentic) = self.authenticate(&item.record, keys);
         let report_verdict = match (&raw, &authentic) {
             (Some(raw), Ok(())) if raw.header().record_type == RecordType::Report => {
                 Some(self.admit(from, raw, &item.media))
@@ -284,13 +285,16 @@ impl App {
     /// synced batch.
     pub fn ingest_page(&self, from: &AgencyId, page: &SyncPage) -> Result<Ingested, AppError> {
         let now = self.now();
-        let mut identities: BTreeMap<AgencyId, AgencyIdentity> = BTreeMap::new();
+        // Originator keys, each certificate verified and each key decompressed once per page.
+        let mut keys: BTreeMap<AgencyId, PreparedKey> = BTreeMap::new();
         let mut verified_pems: Vec<(AgencyId, String)> = Vec::new();
         for pem in &page.certificates {
             // A certificate that does not verify is ignored; records that need it are refused.
-            if let Ok(identity) = self.verify_certificate(pem) {
+            if let Ok(identity) = self.verify_certificate(pem)
+                && let Ok(key) = identity.key.prepare()
+            {
                 verified_pems.push((identity.subject.agency.clone(), pem.clone()));
-                identities.insert(identity.subject.agency.clone(), identity);
+                keys.insert(identity.subject.agency, key);
             }
         }
         let mut outcome = Ingested::default();
@@ -300,7 +304,7 @@ impl App {
         }
         // Records stored by this page so far (a withdrawal later in the page may name one).
         let mut inserted: Vec<RawRecord> = Vec::new();
-        let checked = self.check_all(from, &page.items, &identities);
+        let checked = self.check_all(from, &page.items, &keys);
         // Whether an agreement record of this page changed the agreements reports were judged by.
         let mut agreements_changed = false;
         for (item, checked) in page.items.iter().zip(checked) {
