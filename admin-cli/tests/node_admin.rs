@@ -61,14 +61,9 @@ async fn ok(target: &Target, args: &[&str]) -> Value {
 }
 
 async fn wait_until(node: &RunningNode, what: &str, check: impl Fn(&RunningNode) -> bool) {
-    let mut changes = node.app().subscribe();
-    let waited = tokio::time::timeout(WAIT, async {
-        while !check(node) {
-            changes.changed().await.unwrap();
-        }
-    })
-    .await;
-    assert!(waited.is_ok(), "timed out waiting for: {what}");
+    safeport_tests::wait_until(node, WAIT, what, check)
+        .await
+        .unwrap();
 }
 
 fn state_of(node: &RunningNode, id: &str) -> Option<String> {

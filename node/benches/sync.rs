@@ -14,58 +14,22 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use safeport_protocol::report::{Assessment, Assessor, Hosting, IntakeChannel, MediaItem, Report};
-use safeport_protocol::{
-    AgencyId, Classification, Country, RawRecord, RecordType, Role, Timestamp,
-};
-use safeport_tests::TestFederation;
+use safeport_protocol::report::MediaItem;
+use safeport_protocol::{AgencyId, Classification, RawRecord, RecordType, Role};
+use safeport_tests::{TestFederation, fixtures};
 
+/// Three media items per report: two baseline, one nationally illegal.
 fn items(n: u32) -> Vec<MediaItem> {
-    (0u8..3)
+    (0..3)
         .map(|i| {
-            let mut salt = [i; 16];
-            salt[..4].copy_from_slice(&n.to_be_bytes());
-            MediaItem {
-                salt,
-                md5: salt,
-                sha1: [i; 20],
-                sha256: [salt[3]; 32],
-                pdq: None,
-                mime_type: "image/jpeg".into(),
-                size: 250_000,
-                dimensions: Some((1000, 1000)),
-                source_url: format!("https://media.example.test/{n}/{i}.jpg"),
-                assessment: Assessment {
-                    classification: if i == 2 {
-                        Classification::NationallyIllegal
-                    } else {
-                        Classification::Baseline
-                    },
-                    assessor: Some(Assessor::Analyst("analyst-1".into())),
-                    assessed_at: Some(Timestamp::from_secs(1_800_000_000)),
-                },
-            }
+            let class = if i == 2 {
+                Classification::NationallyIllegal
+            } else {
+                Classification::Baseline
+            };
+            fixtures::media_item(n * 3 + i, class)
         })
         .collect()
-}
-
-fn report(n: u32, items: &[MediaItem]) -> Report {
-    let mut key = [0u8; 16];
-    key[..4].copy_from_slice(&n.to_be_bytes());
-    Report {
-        report_key: key,
-        revision: 1,
-        reported_url: format!("https://site-{n}.example.test/gallery?page=1"),
-        intake: IntakeChannel::PublicForm,
-        received_at: Timestamp::from_secs(1_800_000_000),
-        redirects: vec![format!("https://cdn-{n}.example.test/g")],
-        hosting: Hosting {
-            ip: Some("192.0.2.44".parse().unwrap()),
-            country: Some(Country::new("NL").unwrap()),
-        },
-        page: None,
-        media: items.iter().map(|i| i.commitment().unwrap()).collect(),
-    }
 }
 
 fn peak_memory_kib(pid: u32) -> u64 {
@@ -162,7 +126,7 @@ async fn main() {
     for n in 0..count {
         let media = items(n);
         hotline
-            .submit_report(report(n, &media), media)
+            .submit_report(fixtures::report(n, "NL", &media), media)
             .await
             .unwrap();
     }

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use safeport_node::RunningNode;
 use safeport_node::store::Store;
-use safeport_protocol::report::{Assessment, Assessor, Hosting, IntakeChannel, MediaItem, Report};
-use safeport_protocol::{AgencyId, Classification, Country, RecordType, Role, Timestamp};
-use safeport_tests::TestFederation;
+use safeport_protocol::report::{MediaItem, Report};
+use safeport_protocol::{AgencyId, Classification, RecordType, Role};
+use safeport_tests::{TestFederation, fixtures};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -88,41 +88,8 @@ impl NodeProcess {
 }
 
 fn report(n: u32) -> (Report, Vec<MediaItem>) {
-    let mut salt = [0u8; 16];
-    salt[..4].copy_from_slice(&n.to_be_bytes());
-    let item = MediaItem {
-        salt,
-        md5: salt,
-        sha1: [salt[3]; 20],
-        sha256: [salt[2]; 32],
-        pdq: None,
-        mime_type: "image/jpeg".into(),
-        size: 1000,
-        dimensions: None,
-        source_url: format!("https://media.example.test/{n}.jpg"),
-        assessment: Assessment {
-            classification: Classification::Baseline,
-            assessor: Some(Assessor::Analyst("analyst-9".into())),
-            assessed_at: Some(Timestamp::from_secs(1_800_000_000)),
-        },
-    };
-    let mut key = [0u8; 16];
-    key[..4].copy_from_slice(&n.to_be_bytes());
-    let report = Report {
-        report_key: key,
-        revision: 1,
-        reported_url: format!("https://site-{n}.example.test/"),
-        intake: IntakeChannel::PublicForm,
-        received_at: Timestamp::from_secs(1_800_000_000),
-        redirects: vec![],
-        hosting: Hosting {
-            ip: None,
-            country: Some(Country::new("NL").unwrap()),
-        },
-        page: None,
-        media: vec![item.commitment().unwrap()],
-    };
-    (report, vec![item])
+    let items = vec![fixtures::media_item(n, Classification::Baseline)];
+    (fixtures::report(n, "NL", &items), items)
 }
 
 async fn submit(hotline: &RunningNode, range: std::ops::Range<u32>) {
@@ -205,11 +172,8 @@ async fn a_killed_receiver_keeps_every_acknowledged_record_and_catches_up() {
     let mut id = [0u8; 16];
     hex::decode_to_slice(proposal["id"].as_str().unwrap(), &mut id).unwrap();
 
-    let mut changes = hotline.app().subscribe();
-    tokio::time::timeout(WAIT, async {
-        while hotline.app().agreements().get(&id).is_none() {
-            changes.changed().await.unwrap();
-        }
+    safeport_tests::wait_until(&hotline, WAIT, "the proposal", |n| {
+        n.app().agreements().get(&id).is_some()
     })
     .await
     .unwrap();

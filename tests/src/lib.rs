@@ -2,7 +2,10 @@
 //! `safeport-admin` (a root, node keys, agency certificates, CRLs), and nodes started in process
 //! from the configuration files `node init` writes, listening on loopback port 0.
 
+pub mod fixtures;
+
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use safeport_admin::{ca, node_init};
@@ -104,4 +107,24 @@ impl AgencyNode {
 /// An HTTP client for loopback only (ignores any proxy settings of the environment).
 pub fn loopback_client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder().no_proxy().build()?)
+}
+
+/// Waits until `check` holds for `node`, woken by the node's change notifications (never by a
+/// timer); fails after `limit` so a hung scenario ends.
+pub async fn wait_until(
+    node: &safeport_node::RunningNode,
+    limit: Duration,
+    what: &str,
+    check: impl Fn(&safeport_node::RunningNode) -> bool,
+) -> anyhow::Result<()> {
+    let mut changes = node.app().subscribe();
+    tokio::time::timeout(limit, async {
+        while !check(node) {
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("timed out waiting for: {what}"))
 }

@@ -7,10 +7,9 @@
 use std::time::Duration;
 
 use safeport_node::RunningNode;
-use safeport_protocol::hashes::PdqHash;
-use safeport_protocol::report::{Assessment, Assessor, Hosting, IntakeChannel, MediaItem, Report};
-use safeport_protocol::{Classification, Country, RecordType, Role, Timestamp};
-use safeport_tests::{TestFederation, loopback_client};
+use safeport_protocol::report::{MediaItem, Report};
+use safeport_protocol::{Classification, RecordType, Role};
+use safeport_tests::{TestFederation, fixtures, loopback_client};
 use serde_json::{Value, json};
 
 /// Upper bound for any single wait; waits end on events, this only stops a hung test.
@@ -43,19 +42,10 @@ impl Admin {
     }
 }
 
-/// Waits until `check` holds for `node`, woken by the node's change notifications.
 async fn wait_until(node: &RunningNode, what: &str, check: impl Fn(&RunningNode) -> bool) {
-    let mut changes = node.app().subscribe();
-    let outcome = tokio::time::timeout(WAIT, async {
-        loop {
-            if check(node) {
-                return;
-            }
-            changes.changed().await.unwrap();
-        }
-    })
-    .await;
-    assert!(outcome.is_ok(), "timed out waiting for: {what}");
+    safeport_tests::wait_until(node, WAIT, what, check)
+        .await
+        .unwrap();
 }
 
 fn agreement_state(node: &RunningNode, id: &str) -> Option<String> {
@@ -98,40 +88,12 @@ async fn agree(admin: &Admin, provider: &RunningNode, recipient: &RunningNode, b
     assert_eq!(agreement_state(recipient, &id).as_deref(), Some("active"));
 }
 
-fn item(salt: u8, classification: Classification) -> MediaItem {
-    MediaItem {
-        salt: [salt; 16],
-        md5: [salt; 16],
-        sha1: [salt; 20],
-        sha256: [salt; 32],
-        pdq: Some(PdqHash::new([salt; 32], 100).unwrap()),
-        mime_type: "image/png".into(),
-        size: 2048,
-        dimensions: Some((32, 32)),
-        source_url: format!("https://media.example.test/{salt}.png"),
-        assessment: Assessment {
-            classification,
-            assessor: Some(Assessor::Analyst("analyst-3".into())),
-            assessed_at: Some(Timestamp::from_secs(1_800_000_000)),
-        },
-    }
+fn item(n: u8, classification: Classification) -> MediaItem {
+    fixtures::media_item(u32::from(n), classification)
 }
 
-fn report(key: u8, country: &str, items: &[MediaItem]) -> Report {
-    Report {
-        report_key: [key; 16],
-        revision: 1,
-        reported_url: format!("https://site-{key}.example.test/gallery"),
-        intake: IntakeChannel::PublicForm,
-        received_at: Timestamp::from_secs(1_800_000_000),
-        redirects: vec![],
-        hosting: Hosting {
-            ip: None,
-            country: Some(Country::new(country).unwrap()),
-        },
-        page: None,
-        media: items.iter().map(|i| i.commitment().unwrap()).collect(),
-    }
+fn report(n: u8, country: &str, items: &[MediaItem]) -> Report {
+    fixtures::report(u32::from(n), country, items)
 }
 
 /// `(report key, sorted first bytes of the media items held)` for every report at `node`.

@@ -6,9 +6,8 @@
 use std::sync::Arc;
 
 use safeport_protocol::agreement::{AgreementTerms, templates};
-use safeport_protocol::hashes::PdqHash;
 use safeport_protocol::pki::{self, AgencySubject, TrustAnchor, Validity};
-use safeport_protocol::report::{Assessment, Assessor, Hosting, IntakeChannel, MediaItem, Report};
+use safeport_protocol::report::{MediaItem, Report};
 use safeport_protocol::{AgencyId, Classification, Country, NodeKey, Role, Timestamp};
 
 use super::App;
@@ -181,40 +180,12 @@ fn world() -> World {
     w
 }
 
-fn item(salt: u8, classification: Classification) -> MediaItem {
-    MediaItem {
-        salt: [salt; 16],
-        md5: [salt; 16],
-        sha1: [salt; 20],
-        sha256: [salt; 32],
-        pdq: Some(PdqHash::new([salt; 32], 100).unwrap()),
-        mime_type: "image/png".into(),
-        size: 100,
-        dimensions: Some((10, 10)),
-        source_url: format!("https://media.example.test/{salt}.png"),
-        assessment: Assessment {
-            classification,
-            assessor: Some(Assessor::Analyst("analyst-1".into())),
-            assessed_at: Some(now()),
-        },
-    }
+fn item(n: u8, classification: Classification) -> MediaItem {
+    safeport_tests::fixtures::media_item(u32::from(n), classification)
 }
 
-fn report(key: u8, country: &str, items: &[MediaItem]) -> Report {
-    Report {
-        report_key: [key; 16],
-        revision: 1,
-        reported_url: format!("https://site{key}.example.test/"),
-        intake: IntakeChannel::PublicForm,
-        received_at: now(),
-        redirects: vec![],
-        hosting: Hosting {
-            ip: None,
-            country: Some(Country::new(country).unwrap()),
-        },
-        page: None,
-        media: items.iter().map(|i| i.commitment().unwrap()).collect(),
-    }
+fn report(n: u8, country: &str, items: &[MediaItem]) -> Report {
+    safeport_tests::fixtures::report(u32::from(n), country, items)
 }
 
 fn submit(from: &Agency, key: u8, country: &str, items: &[MediaItem]) {

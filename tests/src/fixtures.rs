@@ -1,0 +1,51 @@
+//! Synthetic records for scenarios and benchmarks: made-up hosts under `.example.test`, hashes
+//! of nothing. `n` makes each item and report distinct; its low byte is the first byte of an
+//! item's SHA-256 and of a report's key, so tests can name what they expect to see.
+
+use safeport_protocol::hashes::PdqHash;
+use safeport_protocol::report::{Assessment, Assessor, Hosting, IntakeChannel, MediaItem, Report};
+use safeport_protocol::{Classification, Country, Timestamp};
+
+fn bytes<const N: usize>(n: u32) -> [u8; N] {
+    let mut out = [n as u8; N];
+    out[N - 4..].copy_from_slice(&n.to_be_bytes());
+    out
+}
+
+/// A media item numbered `n`, classified by an analyst.
+pub fn media_item(n: u32, classification: Classification) -> MediaItem {
+    MediaItem {
+        salt: bytes(n),
+        md5: bytes(n.wrapping_add(1)),
+        sha1: bytes(n.wrapping_add(2)),
+        sha256: bytes(n),
+        pdq: PdqHash::new(bytes(n.wrapping_add(3)), 90).ok(),
+        mime_type: "image/jpeg".into(),
+        size: 250_000,
+        dimensions: Some((1000, 1000)),
+        source_url: format!("https://media.example.test/{n}.jpg"),
+        assessment: Assessment {
+            classification,
+            assessor: Some(Assessor::Analyst("analyst-1".into())),
+            assessed_at: Some(Timestamp::from_secs(1_800_000_000)),
+        },
+    }
+}
+
+/// A crawled report numbered `n`, hosted in `country`, committing to `items`.
+pub fn report(n: u32, country: &str, items: &[MediaItem]) -> Report {
+    Report {
+        report_key: bytes(n),
+        revision: 1,
+        reported_url: format!("https://site-{n}.example.test/gallery"),
+        intake: IntakeChannel::PublicForm,
+        received_at: Timestamp::from_secs(1_800_000_000),
+        redirects: vec![],
+        hosting: Hosting {
+            ip: None,
+            country: Country::new(country).ok(),
+        },
+        page: None,
+        media: items.iter().filter_map(|i| i.commitment().ok()).collect(),
+    }
+}
