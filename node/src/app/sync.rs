@@ -227,7 +227,7 @@ impl App {
                     .disclosure(&raw, &recipient, Some((typed.body(), &items)))?
                     .is_some()
                 {
-                    batch.enqueue(&recipient, id)?;
+                    batch.requeue(&recipient, id)?;
                 }
             }
             committed.outbox_heads.extend(batch.commit()?.outbox_heads);

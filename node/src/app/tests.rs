@@ -562,3 +562,24 @@ fn an_acceptance_and_the_records_it_allows_can_arrive_in_one_page() {
     assert_eq!((outcome.stored, outcome.rejected), (2, 0), "{outcome:?}");
     assert_eq!(holdings(&w.police), vec![(7, vec![70])]);
 }
+
+#[test]
+fn records_skipped_under_a_revoked_agreement_flow_again_under_a_new_one() {
+    let w = world();
+    submit(&w.nl, 4, "NL", &[item(40, Classification::Baseline)]);
+    w.nl.app
+        .revoke_agreement(&[3; 16], "paused".into())
+        .unwrap();
+    // The police pulls while no agreement covers the report: it is skipped, the cursor moves on.
+    pull(&w.nl, &w.police);
+    assert!(holdings(&w.police).is_empty());
+    agree(
+        &w.nl,
+        &w.police,
+        templates::national_access(Country::new("NL").unwrap(), vec![Classification::Baseline])
+            .scope,
+        9,
+    );
+    pull(&w.nl, &w.police);
+    assert_eq!(holdings(&w.police), vec![(4, vec![40])]);
+}

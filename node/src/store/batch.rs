@@ -203,11 +203,28 @@ impl StoreBatch<'_> {
         recipient: &AgencyId,
         id: &RecordId,
     ) -> Result<Option<u64>, StoreError> {
+        self.append(recipient, id, false)
+    }
+
+    /// Appends a record to `recipient`'s outbox even if it was enqueued before: a back-fill
+    /// after a new agreement must also resend records that an earlier, revoked agreement had
+    /// queued but that were skipped when served. The recipient ignores duplicates.
+    pub fn requeue(&mut self, recipient: &AgencyId, id: &RecordId) -> Result<u64, StoreError> {
+        self.append(recipient, id, true)
+            .map(|position| position.unwrap_or_default())
+    }
+
+    fn append(
+        &mut self,
+        recipient: &AgencyId,
+        id: &RecordId,
+        again: bool,
+    ) -> Result<Option<u64>, StoreError> {
         let index_key = KeyWriter::new()
             .str(recipient.as_str())
             .array(&id.0)
             .finish();
-        if self.store.get(Table::OutboxIndex, &index_key)?.is_some() {
+        if !again && self.store.get(Table::OutboxIndex, &index_key)?.is_some() {
             return Ok(None);
         }
         let position = match self.outbox_next.get(recipient) {
