@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -130,6 +131,56 @@ impl PreparedKey {
     }
 }
 
+/// One signature of a batch for [`verify_batch_strict`].
+#[derive(Debug, Clone, Copy)]
+pub struct BatchItem<'a> {
+    /// The signer's prepared key.
+    pub key: &'a PreparedKey,
+    /// The signed message.
+    pub message: &'a [u8],
+    /// The signature to check.
+    pub signature: &'a Signature,
+}
+
+/// Verifies many signatures at once, about three times faster per signature than one by one.
+///
+/// Every signature must first pass the checks that make `verify_strict` strict: the key is not
+/// of small order, `s` is canonical, and `R` is a canonical encoding of a point that is not of
+/// small order. The batch equation then holds for every set that `verify_strict` accepts. The
+/// one difference left: a signer could craft `R` with a torsion component that passes the
+/// batch with some probability; that needs the signing key, so it forges nothing, and the
+/// result is only another valid encoding of the signer's own statement. `Err` means at least
+/// one signature is bad; verify them one by one to find which.
+pub fn verify_batch_strict(items: &[BatchItem<'_>]) -> Result<(), KeyError> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let mut messages = Vec::with_capacity(items.len());
+    let mut signatures = Vec::with_capacity(items.len());
+    let mut keys = Vec::with_capacity(items.len());
+    for item in items {
+        if item.key.0.is_weak() || !strict_r(&item.signature.0) {
+            return Err(KeyError::BadSignature);
+        }
+        messages.push(item.message);
+        signatures.push(ed25519_dalek::Signature::from_bytes(&item.signature.0));
+        keys.push(item.key.0);
+    }
+    // `verify_batch` itself refuses a non-canonical `s`.
+    ed25519_dalek::verify_batch(&messages, &signatures, &keys).map_err(|_| KeyError::BadSignature)
+}
+
+/// Whether a signature's `R` is a canonical point encoding and not of small order, as
+/// `verify_strict` demands.
+fn strict_r(signature: &[u8; 64]) -> bool {
+    let mut r_bytes = [0u8; 32];
+    r_bytes.copy_from_slice(&signature[..32]);
+    let compressed = CompressedEdwardsY(r_bytes);
+    compressed
+        .decompress()
+        .is_some_and(|r| !r.is_small_order() && r.compress() == compressed)
+}
+
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PublicKey({})", self.to_hex())
@@ -179,5 +230,152 @@ mod tests {
         assert!(NodeKey::from_pkcs8_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n").is_err());
         assert!(PublicKey::from_pem("not a pem").is_err());
         assert!(!format!("{:?}", NodeKey::from_seed([1; 32])).contains("0101"));
+    }
+
+    fn batch<'a>(
+        keys: &'a [PreparedKey],
+        messages: &'a [Vec<u8>],
+        signatures: &'a [Signature],
+    ) -> Vec<BatchItem<'a>> {
+        (0..messages.len())
+            .map(|i| BatchItem {
+                key: &keys[i % keys.len()],
+                message: &messages[i],
+                signature: &signatures[i],
+            })
+            .collect()
+    }
+
+    /// The signature a signer with seed `seed` makes on `message` when it uses `r_point` as
+    /// its commitment but the honest `s = k·a` for it: valid under the cofactored equation only.
+    fn small_order_r_signature(seed: [u8; 32], message: &[u8], r_point: [u8; 32]) -> Signature {
+        use curve25519_dalek::scalar::{Scalar, clamp_integer};
+        use sha2::{Digest, Sha512};
+        let expanded = Sha512::digest(seed);
+        let mut low = [0u8; 32];
+        low.copy_from_slice(&expanded[..32]);
+        let secret = Scalar::from_bytes_mod_order(clamp_integer(low));
+        let public = NodeKey::from_seed(seed).public();
+        let mut hasher = Sha512::new();
+        hasher.update(r_point);
+        hasher.update(public.0);
+        hasher.update(message);
+        let mut wide = [0u8; 64];
+        wide.copy_from_slice(&hasher.finalize());
+        let s = Scalar::from_bytes_mod_order_wide(&wide) * secret;
+        let mut signature = [0u8; 64];
+        signature[..32].copy_from_slice(&r_point);
+        signature[32..].copy_from_slice(s.as_bytes());
+        Signature(signature)
+    }
+
+    #[test]
+    fn batch_accepts_exactly_when_every_signature_verifies() {
+        let signers = [NodeKey::from_seed([1; 32]), NodeKey::from_seed([2; 32])];
+        let keys: Vec<PreparedKey> = signers
+            .iter()
+            .map(|k| k.public().prepare().unwrap())
+            .collect();
+        let messages: Vec<Vec<u8>> = (0..40u32).map(|i| i.to_le_bytes().to_vec()).collect();
+        let mut signatures: Vec<Signature> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| signers[i % 2].sign(m))
+            .collect();
+        assert_eq!(
+            verify_batch_strict(&batch(&keys, &messages, &signatures)),
+            Ok(())
+        );
+        assert_eq!(verify_batch_strict(&[]), Ok(()));
+
+        // One signature by the wrong signer spoils the batch.
+        signatures[7] = signers[0].sign(&messages[7]);
+        assert_eq!(
+            verify_batch_strict(&batch(&keys, &messages, &signatures)),
+            Err(KeyError::BadSignature)
+        );
+        // So does a non-canonical s (s + l), which verify_strict refuses too.
+        signatures[7] = signers[1].sign(&messages[7]);
+        let mut malleated = signatures[3];
+        // The group order l, little-endian.
+        let mut l = [0u8; 32];
+        l[..16].copy_from_slice(&[
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14,
+        ]);
+        l[31] = 0x10;
+        let mut carry = 0u16;
+        for (byte, add) in malleated.0[32..].iter_mut().zip(l) {
+            let sum = u16::from(*byte) + u16::from(add) + carry;
+            *byte = (sum & 0xff) as u8;
+            carry = sum >> 8;
+        }
+        assert!(keys[1].verify(&messages[3], &malleated).is_err());
+        signatures[3] = malleated;
+        assert_eq!(
+            verify_batch_strict(&batch(&keys, &messages, &signatures)),
+            Err(KeyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn batch_refuses_small_order_commitments_that_plain_batching_lets_through() {
+        // (0, -1): the point of order 2.
+        let mut order_two = [0u8; 32];
+        order_two[0] = 0xec;
+        order_two[1..31].fill(0xff);
+        order_two[31] = 0x7f;
+        let key = NodeKey::from_seed([5; 32]).public().prepare().unwrap();
+        let mut plain_accepted = 0;
+        for i in 0..16u8 {
+            let message = [i; 8];
+            let forged = small_order_r_signature([5; 32], &message, order_two);
+            assert!(key.verify(&message, &forged).is_err());
+            let item = BatchItem {
+                key: &key,
+                message: &message,
+                signature: &forged,
+            };
+            assert_eq!(verify_batch_strict(&[item]), Err(KeyError::BadSignature));
+            let plain = ed25519_dalek::verify_batch(
+                &[&message[..]],
+                &[ed25519_dalek::Signature::from_bytes(&forged.0)],
+                &[key.0],
+            );
+            plain_accepted += usize::from(plain.is_ok());
+        }
+        // Without the strict pre-checks about half of these would pass.
+        assert!(plain_accepted > 0, "the pre-checks guard nothing here");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn batch_agrees_with_verify_strict(
+            corrupt in proptest::collection::vec(proptest::prelude::any::<bool>(), 1..24),
+        ) {
+            let signer = NodeKey::from_seed([3; 32]);
+            let keys = [signer.public().prepare().unwrap()];
+            let messages: Vec<Vec<u8>> =
+                (0..corrupt.len()).map(|i| vec![i as u8; 5]).collect();
+            let signatures: Vec<Signature> = messages
+                .iter()
+                .zip(&corrupt)
+                .map(|(m, &bad)| {
+                    let mut s = signer.sign(m);
+                    if bad {
+                        s.0[40] ^= 1;
+                    }
+                    s
+                })
+                .collect();
+            let one_by_one = messages
+                .iter()
+                .zip(&signatures)
+                .all(|(m, s)| keys[0].verify(m, s).is_ok());
+            proptest::prop_assert_eq!(
+                verify_batch_strict(&batch(&keys, &messages, &signatures)).is_ok(),
+                one_by_one
+            );
+        }
     }
 }

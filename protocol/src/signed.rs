@@ -17,7 +17,9 @@ use sha2::{Digest, Sha256};
 
 use crate::encoding::{self, EncodingError, MAX_RECORD_BYTES, byte_vec};
 use crate::ids::{AgencyId, RecordId, Timestamp};
-use crate::keys::{KeyError, NodeKey, PreparedKey, PublicKey, Signature};
+use crate::keys::{
+    BatchItem, KeyError, NodeKey, PreparedKey, PublicKey, Signature, verify_batch_strict,
+};
 
 /// Domain-separation string of record signatures.
 pub const RECORD_SIGNATURE_DOMAIN: &str = "safeport/record-signature/v1";
@@ -36,15 +38,21 @@ pub enum RecordType {
     AgreementRevocation,
     /// The originator retracts one of its records (see [`crate::withdrawal::Withdrawal`]).
     Withdrawal,
+    /// A version of a hash list (baseline or national) that INTERPOL publishes to subscribers.
+    HashList,
+    /// A version of INTERPOL's "Worst Of" domain list (IWOL) published to subscribers.
+    Iwol,
 }
 
 impl RecordType {
     /// All record types, in tag order.
-    pub const ALL: [RecordType; 4] = [
+    pub const ALL: [RecordType; 6] = [
         RecordType::Report,
         RecordType::Agreement,
         RecordType::AgreementRevocation,
         RecordType::Withdrawal,
+        RecordType::HashList,
+        RecordType::Iwol,
     ];
 
     /// The lower-case name used in APIs and the CLI.
@@ -54,6 +62,8 @@ impl RecordType {
             RecordType::Agreement => "agreement",
             RecordType::AgreementRevocation => "agreement-revocation",
             RecordType::Withdrawal => "withdrawal",
+            RecordType::HashList => "hash-list",
+            RecordType::Iwol => "iwol",
         }
     }
 }
@@ -233,6 +243,27 @@ impl RawRecord {
         body.validate().map_err(RecordError::Invalid)?;
         Ok(Signed { raw: self, body })
     }
+}
+
+/// Verifies the origin signatures of many records at once (see
+/// [`verify_batch_strict`](crate::keys::verify_batch_strict)). `Err` means at least one does
+/// not verify; [`RawRecord::verify_prepared`] tells which.
+pub fn verify_records_batch(records: &[(&RawRecord, &PreparedKey)]) -> Result<(), RecordError> {
+    let preimages = records
+        .iter()
+        .map(|(raw, _)| signing_preimage(&raw.header, &raw.body))
+        .collect::<Result<Vec<_>, _>>()?;
+    let items: Vec<BatchItem<'_>> = records
+        .iter()
+        .zip(&preimages)
+        .map(|((raw, key), preimage)| BatchItem {
+            key,
+            message: preimage,
+            signature: &raw.signature,
+        })
+        .collect();
+    verify_batch_strict(&items)?;
+    Ok(())
 }
 
 /// The record id of a signed encoding.

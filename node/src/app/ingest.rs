@@ -10,6 +10,7 @@ use safeport_protocol::agreement::{Agreement, AgreementRevocation};
 use safeport_protocol::keys::PreparedKey;
 use safeport_protocol::pki::{self, AgencyIdentity, CertPolicy, Crl};
 use safeport_protocol::report::{MediaItem, Report};
+use safeport_protocol::signed::verify_records_batch;
 use safeport_protocol::sync::{SyncItem, SyncPage};
 use safeport_protocol::{
     AgencyId, Decision, RawRecord, RecordType, Request, Role, Subject, authorize,
@@ -21,6 +22,8 @@ use crate::store::Rejection;
 
 /// At most this many threads verify one page's signatures.
 const MAX_VERIFY_THREADS: usize = 4;
+/// Signatures verified in one batch; a bad one costs its batch a one-by-one re-check.
+const VERIFY_BATCH: usize = 128;
 /// Pages smaller than this are verified on the calling thread.
 const PARALLEL_VERIFY_MIN_ITEMS: usize = 64;
 
@@ -57,20 +60,17 @@ impl App {
             .map_err(|e| e.to_string())
     }
 
-    /// Decodes a received record and checks that its originator signed it (with a
-    /// certificate that verifies now) and has not withdrawn it. Pure CPU work plus reads, so
-    /// a page's records are authenticated in parallel.
+    /// Checks that a decoded record's originator signed it (with a certificate that verifies
+    /// now; skipped when `signature_verified` says a batch already did) and has not withdrawn
+    /// it. Pure CPU work plus reads, so a page's records are authenticated in parallel.
     fn authenticate(
         &self,
-        bytes: &[u8],
+        raw: &RawRecord,
         keys: &BTreeMap<AgencyId, PreparedKey>,
-    ) -> (Option<RawRecord>, Result<(), String>) {
-        let raw = match RawRecord::decode(bytes) {
-            Ok(raw) => raw,
-            Err(e) => return (None, Err(format!("record does not decode: {e}"))),
-        };
-        let verdict = (|| {
-            let origin = &raw.header().origin;
+        signature_verified: bool,
+    ) -> Result<(), String> {
+        let origin = &raw.header().origin;
+        if !signature_verified {
             let verified = match keys.get(origin) {
                 Some(key) => raw.verify_prepared(key),
                 None => match self.store.certificate(origin).map_err(|e| e.to_string())? {
@@ -79,20 +79,19 @@ impl App {
                 },
             };
             verified.map_err(|e| e.to_string())?;
-            if self
-                .store
-                .tombstone(&raw.id())
-                .map_err(|e| e.to_string())?
-                .is_some_and(|(tomb_origin, _)| tomb_origin == origin.as_str())
-            {
-                return Err("the originator has withdrawn this record".into());
-            }
-            Ok(())
-        })();
-        (Some(raw), verdict)
+        }
+        if self
+            .store
+            .tombstone(&raw.id())
+            .map_err(|e| e.to_string())?
+            .is_some_and(|(tomb_origin, _)| tomb_origin == origin.as_str())
+        {
+            return Err("the originator has withdrawn this record".into());
+        }
+        Ok(())
     }
 
-    /// [`App::authenticate`] for every item of a page, spread over the available cores. Reports
+    /// [`App::check_part`] for every item of a page, spread over the available cores. Reports
     /// (the bulk of any page) are also judged against the agreements in force when the page
     /// started; the caller judges again if an earlier record of the page changed them.
     fn check_all(
@@ -105,53 +104,72 @@ impl App {
             .map_or(1, usize::from)
             .min(MAX_VERIFY_THREADS);
         if threads < 2 || items.len() < PARALLEL_VERIFY_MIN_ITEMS {
-            return items
-                .iter()
-                .map(|item| self.check(from, item, keys))
-                .collect();
+            return self.check_part(from, items, keys);
         }
         let chunk = items.len().div_ceil(threads);
         std::thread::scope(|scope| {
             let workers: Vec<_> = items
                 .chunks(chunk)
                 .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|item| self.check(from, item, keys))
-                            .collect::<Vec<_>>()
-                    })
+                    (
+                        part.len(),
+                        scope.spawn(move || self.check_part(from, part, keys)),
+                    )
                 })
                 .collect();
             workers
                 .into_iter()
-                .flat_map(|worker| {
+                .flat_map(|(len, worker)| {
                     worker.join().unwrap_or_else(|_| {
                         // A panicking verifier refuses its part; nothing unverified is stored.
-                        (0..chunk).map(|_| Checked::failed()).collect()
+                        (0..len).map(|_| Checked::failed()).collect()
                     })
                 })
                 .collect()
         })
     }
 
-    fn check(
+    /// Decodes, authenticates and (for reports) pre-admits consecutive items of a page.
+    /// Signatures of originators whose keys are known are verified in batches; a batch that
+    /// fails leaves its records to be verified one by one, so each gets its own verdict.
+    fn check_part(
         &self,
         from: &AgencyId,
-        item: &SyncItem,
+        part: &[SyncItem],
         keys: &BTreeMap<AgencyId, PreparedKey>,
-    ) -> Checked {
-        let (raw, authentic) = self.authenticate(&item.record, keys);
-        let report_verdict = match (&raw, &authentic) {
-            (Some(raw), Ok(())) if raw.header().record_type == RecordType::Report => {
-                Some(self.admit(from, raw, &item.media))
-            }
-            _ => None,
-        };
-        Checked {
-            raw,
-            authentic,
-            report_verdict,
-        }
+    ) -> Vec<Checked> {
+        let decoded: Vec<Result<RawRecord, String>> = part
+            .iter()
+            .map(|item| {
+                RawRecord::decode(&item.record).map_err(|e| format!("record does not decode: {e}"))
+            })
+            .collect();
+        let batch_verified = batch_verify(&decoded, keys);
+        part.iter()
+            .zip(decoded)
+            .zip(batch_verified)
+            .map(|((item, raw), verified)| {
+                let raw = match raw {
+                    Ok(raw) => raw,
+                    Err(reason) => {
+                        return Checked {
+                            raw: None,
+                            authentic: Err(reason),
+                            report_verdict: None,
+                        };
+                    }
+                };
+                let authentic = self.authenticate(&raw, keys, verified);
+                let report_verdict = (authentic.is_ok()
+                    && raw.header().record_type == RecordType::Report)
+                    .then(|| self.admit(from, &raw, &item.media));
+                Checked {
+                    raw: Some(raw),
+                    authentic,
+                    report_verdict,
+                }
+            })
+            .collect()
     }
 
     /// Checks an authenticated record against this node's agreements; `Ok(report)` when it
@@ -219,6 +237,12 @@ impl App {
                 self.admit_withdrawal(raw)?;
                 Ok(None)
             }
+            // Subscriptions to these can be agreed already; their bodies come with the
+            // hash-list and IWOL features, and until then nothing of them is accepted.
+            RecordType::HashList | RecordType::Iwol => Err(format!(
+                "this node does not accept {} records yet",
+                raw.header().record_type.as_str()
+            )),
             RecordType::AgreementRevocation => {
                 let typed = raw
                     .clone()
@@ -328,8 +352,11 @@ impl App {
                         RecordType::Withdrawal => {
                             self.apply_withdrawal(&mut batch, &raw, &inserted)?;
                         }
-                        RecordType::Agreement | RecordType::AgreementRevocation => {}
-                        RecordType::Report => {}
+                        RecordType::Agreement
+                        | RecordType::AgreementRevocation
+                        | RecordType::Report
+                        | RecordType::HashList
+                        | RecordType::Iwol => {}
                     }
                     if let Some(report) = &report {
                         for media in &item.media {
@@ -388,4 +415,31 @@ impl App {
         outcome.cursor = page.next_cursor;
         Ok(outcome)
     }
+}
+
+/// Which of `decoded` have a signature verified by a batch that passed, for the records whose
+/// originator key is already prepared.
+fn batch_verify(
+    decoded: &[Result<RawRecord, String>],
+    keys: &BTreeMap<AgencyId, PreparedKey>,
+) -> Vec<bool> {
+    let mut verified = vec![false; decoded.len()];
+    let candidates: Vec<(usize, &RawRecord, &PreparedKey)> = decoded
+        .iter()
+        .enumerate()
+        .filter_map(|(index, raw)| {
+            let raw = raw.as_ref().ok()?;
+            keys.get(&raw.header().origin).map(|key| (index, raw, key))
+        })
+        .collect();
+    for batch in candidates.chunks(VERIFY_BATCH) {
+        let records: Vec<(&RawRecord, &PreparedKey)> =
+            batch.iter().map(|&(_, raw, key)| (raw, key)).collect();
+        if verify_records_batch(&records).is_ok() {
+            for &(index, _, _) in batch {
+                verified[index] = true;
+            }
+        }
+    }
+    verified
 }
