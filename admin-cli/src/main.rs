@@ -58,6 +58,9 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// Media files, hashed as a node hashes crawled media.
+    #[command(subcommand)]
+    Media(MediaCommand),
     /// A running node's peers, sync cursors, lag and outbox sizes (admin API).
     Status {
         #[command(flatten)]
@@ -70,6 +73,16 @@ enum Command {
         node: NodeArgs,
         /// The CRL file (PEM) from `ca crl`.
         crl: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum MediaCommand {
+    /// MD5, SHA-1, SHA-256 and (for images) PDQ with its quality, of local files.
+    Hash {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -132,7 +145,8 @@ enum AgreementCommand {
         #[command(flatten)]
         node: NodeArgs,
         /// forwarding (hotline to the hosting country's hotline), icse-contribution (hotline to
-        /// INTERPOL) or national-access (hotline to its national police).
+        /// INTERPOL), national-access (hotline to its national police), hash-list-subscription
+        /// or iwol-subscription (INTERPOL to a hotline or police).
         #[arg(long)]
         template: String,
         /// The providing agency (whose records flow).
@@ -141,7 +155,8 @@ enum AgreementCommand {
         /// The receiving agency.
         #[arg(long)]
         recipient: String,
-        /// Hosting country (forwarding) or jurisdiction (national-access).
+        /// Hosting country (forwarding), jurisdiction (national-access), or the national hash
+        /// list subscribed to besides the baseline list (hash-list-subscription).
         #[arg(long)]
         country: Option<String>,
         /// Classifications for national-access; repeat (default: baseline, nationally-illegal).
@@ -316,6 +331,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )?,
             cli.json,
         ),
+        Command::Media(MediaCommand::Hash { files }) => {
+            let hashed = files
+                .iter()
+                .map(|file| safeport_admin::media::hash_file(file))
+                .collect::<Result<Vec<_>, _>>()?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&hashed)?);
+            } else {
+                for h in &hashed {
+                    let pdq = match (&h.pdq, h.pdq_quality) {
+                        (Some(pdq), Some(quality)) => format!("{pdq} (quality {quality})"),
+                        _ => h.note.clone().unwrap_or_else(|| "-".into()),
+                    };
+                    println!(
+                        "{}\n  md5     {}\n  sha1    {}\n  sha256  {}\n  pdq     {pdq}\n  type    {} ({} bytes)",
+                        h.file.display(),
+                        h.md5,
+                        h.sha1,
+                        h.sha256,
+                        h.mime_type,
+                        h.size
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::Rejections { node } => {
             print_value(&node.client()?.get("/admin/rejections")?, cli.json)
         }

@@ -204,3 +204,114 @@ async fn operator_sets_up_peers_and_agreements_with_the_cli() {
     hotline.shutdown().await.unwrap();
     police.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hotline_subscribes_to_interpol_lists_with_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let federation = TestFederation::create(dir.path(), "Test Federation").unwrap();
+    let hotline_dir = federation
+        .add_agency("nl-hotline", Role::Hotline, "NL")
+        .unwrap();
+    let interpol_dir = federation
+        .add_agency("interpol", Role::Interpol, "FR")
+        .unwrap();
+    let hotline = safeport_node::start(hotline_dir.config().unwrap())
+        .await
+        .unwrap();
+    let interpol = safeport_node::start(interpol_dir.config().unwrap())
+        .await
+        .unwrap();
+    let at_hotline = target(&hotline, &hotline_dir.dir);
+    let at_interpol = target(&interpol, &interpol_dir.dir);
+    let address = ok(&at_interpol, &["status"]).await["listen"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        &at_hotline,
+        &[
+            "peers",
+            "add",
+            "--address",
+            &address,
+            "--agency",
+            "interpol",
+        ],
+    )
+    .await;
+
+    let mut ids = Vec::new();
+    for (template, extra) in [
+        ("hash-list-subscription", &["--country", "NL"][..]),
+        ("iwol-subscription", &[][..]),
+    ] {
+        let mut args = vec![
+            "agreement",
+            "propose",
+            "--template",
+            template,
+            "--provider",
+            "interpol",
+            "--recipient",
+            "nl-hotline",
+        ];
+        args.extend_from_slice(extra);
+        let proposal = ok(&at_hotline, &args).await;
+        assert_eq!(proposal["template"], template);
+        ids.push(proposal["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        wait_until(&interpol, "proposal at INTERPOL", |n| {
+            state_of(n, id).as_deref() == Some("pending")
+        })
+        .await;
+        ok(&at_interpol, &["agreement", "accept", id]).await;
+    }
+    for id in &ids {
+        wait_until(&hotline, "subscription active at the hotline", |n| {
+            state_of(n, id).as_deref() == Some("active")
+        })
+        .await;
+    }
+    let listed = ok(&at_hotline, &["agreement", "list"]).await;
+    let scopes: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["scope"]["record_types"])
+        .collect();
+    assert!(
+        scopes.contains(&&serde_json::json!(["HashList"])),
+        "{listed}"
+    );
+    assert!(scopes.contains(&&serde_json::json!(["Iwol"])), "{listed}");
+
+    // An unknown template is refused with the list of known ones, and creates nothing.
+    let out = admin(
+        &at_hotline,
+        &[
+            "agreement",
+            "propose",
+            "--template",
+            "everything",
+            "--provider",
+            "interpol",
+            "--recipient",
+            "nl-hotline",
+        ],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("iwol-subscription"));
+    assert_eq!(
+        ok(&at_hotline, &["agreement", "list"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    hotline.shutdown().await.unwrap();
+    interpol.shutdown().await.unwrap();
+}

@@ -99,11 +99,12 @@ impl AgreementTerms {
         if scope.record_types.is_empty() || !strictly_sorted(&scope.record_types) {
             return Err("record types must be non-empty, sorted and unique".into());
         }
-        if scope
-            .record_types
-            .iter()
-            .any(|t| !matches!(t, RecordType::Report))
-        {
+        if scope.record_types.iter().any(|t| {
+            !matches!(
+                t,
+                RecordType::Report | RecordType::HashList | RecordType::Iwol
+            )
+        }) {
             return Err("agreements are exchanged between their parties, not scoped".into());
         }
         if !strictly_sorted(&scope.classifications) {
@@ -210,6 +211,10 @@ pub fn roles_allow(provider: Role, recipient: Role, record_type: RecordType) -> 
         RecordType::Report => {
             provider == Role::Hotline
                 && matches!(recipient, Role::Hotline | Role::Lea | Role::Interpol)
+        }
+        // INTERPOL publishes the hash lists and the IWOL to hotlines and police.
+        RecordType::HashList | RecordType::Iwol => {
+            provider == Role::Interpol && matches!(recipient, Role::Hotline | Role::Lea)
         }
         // Agreements and their revocations go to their parties; no scope carries them.
         // Withdrawals follow the record they withdraw.
@@ -371,6 +376,49 @@ pub mod templates {
                 classifications: illegal(),
                 hosting_countries: CountryScope::Any,
                 media: MediaAccess::Content,
+                include_context: false,
+            },
+        }
+    }
+
+    /// INTERPOL -> hotline or police: the baseline hash list, and the national lists of
+    /// `national_lists` (sorted and deduplicated here; empty for baseline only).
+    pub fn hash_list_subscription(mut national_lists: Vec<Country>) -> Template {
+        national_lists.sort();
+        national_lists.dedup();
+        let (classifications, hosting_countries) = if national_lists.is_empty() {
+            (
+                vec![Classification::Baseline],
+                CountryScope::Only(Vec::new()),
+            )
+        } else {
+            (illegal(), CountryScope::Only(national_lists))
+        };
+        Template {
+            name: "hash-list-subscription",
+            provider_role: Role::Interpol,
+            recipient_role: Role::Hotline,
+            scope: Scope {
+                record_types: vec![RecordType::HashList],
+                classifications,
+                hosting_countries,
+                media: MediaAccess::Hashes,
+                include_context: false,
+            },
+        }
+    }
+
+    /// INTERPOL -> hotline or police: every published version of the IWOL.
+    pub fn iwol_subscription() -> Template {
+        Template {
+            name: "iwol-subscription",
+            provider_role: Role::Interpol,
+            recipient_role: Role::Hotline,
+            scope: Scope {
+                record_types: vec![RecordType::Iwol],
+                classifications: Vec::new(),
+                hosting_countries: CountryScope::Any,
+                media: MediaAccess::Nothing,
                 include_context: false,
             },
         }

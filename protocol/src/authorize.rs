@@ -6,8 +6,8 @@
 //! default is deny: a subject is allowed only when one verified agreement from the holder to the
 //! recipient, valid at `now`, covers it.
 
-use crate::agreement::{MediaAccess, VerifiedAgreement};
-use crate::ids::{AgencyId, Classification, Timestamp};
+use crate::agreement::{MediaAccess, Scope, VerifiedAgreement};
+use crate::ids::{AgencyId, Classification, Country, Timestamp};
 use crate::report::{MediaItem, Report};
 use crate::signed::RecordType;
 
@@ -47,6 +47,14 @@ pub enum Subject<'a> {
         /// Whether the recipient was given the withdrawn record by the holder.
         recipient_received_record: bool,
     },
+    /// A version of a hash list: the baseline list (`national_list: None`) or one country's
+    /// national list.
+    HashList {
+        /// The country whose national list this is; `None` for the baseline list.
+        national_list: Option<Country>,
+    },
+    /// A version of the IWOL.
+    Iwol,
     /// An agreement record: it goes only to its own two parties.
     Agreement {
         /// The agreement's provider.
@@ -179,6 +187,14 @@ fn covers(
             items,
             item,
         } => (report, items, Some(item), MediaAccess::Content),
+        Subject::HashList { national_list } => return covers_hash_list(scope, national_list),
+        Subject::Iwol => {
+            return if scope.record_types.contains(&RecordType::Iwol) {
+                Ok(())
+            } else {
+                Err(DenyReason::RecordTypeNotCovered)
+            };
+        }
         Subject::Agreement { .. } | Subject::Withdrawal { .. } => {
             return Err(DenyReason::NotAParty);
         }
@@ -213,6 +229,26 @@ fn covers(
     }
     if scope.media < needed_media {
         return Err(DenyReason::MediaNotGranted);
+    }
+    Ok(())
+}
+
+/// A hash-list subscription covers the baseline list when its classifications include
+/// baseline, and a national list when they include nationally illegal and its countries
+/// include the list's country.
+fn covers_hash_list(scope: &Scope, national_list: Option<Country>) -> Result<(), DenyReason> {
+    if !scope.record_types.contains(&RecordType::HashList) {
+        return Err(DenyReason::RecordTypeNotCovered);
+    }
+    let needed = match national_list {
+        None => Classification::Baseline,
+        Some(_) => Classification::NationallyIllegal,
+    };
+    if !scope.classifications.contains(&needed) {
+        return Err(DenyReason::ClassificationNotCovered);
+    }
+    if national_list.is_some() && !scope.hosting_countries.covers(national_list) {
+        return Err(DenyReason::CountryNotCovered);
     }
     Ok(())
 }

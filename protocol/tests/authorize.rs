@@ -321,6 +321,98 @@ fn forged_agreements_never_verify() {
     assert_eq!(decision, Decision::Deny(DenyReason::NotValidNow));
 }
 
+#[test]
+fn subscriptions_cover_exactly_their_lists() {
+    use safeport_protocol::agreement::templates;
+    let interpol = party("interpol", Role::Interpol, &key(3));
+    let hotline = party("nl-hotline", Role::Hotline, &key(1));
+    let police = party("nl-police", Role::Lea, &key(2));
+    let verified = |template: templates::Template,
+                    recipient: &safeport_protocol::agreement::Party| {
+        signed_agreement(
+            terms("interpol", recipient.agency.as_str(), template.scope),
+            &key(3),
+            &key(if recipient.role == Role::Lea { 2 } else { 1 }),
+        )
+        .verify(&interpol, recipient)
+        .unwrap()
+    };
+    let baseline_only = verified(templates::hash_list_subscription(Vec::new()), &hotline);
+    let with_nl = verified(
+        templates::hash_list_subscription(vec![country("NL"), country("NL")]),
+        &police,
+    );
+    let iwol = verified(templates::iwol_subscription(), &hotline);
+    fn from_interpol<'a>(interpol: &'a AgencyId, recipient: &'a AgencyId) -> Request<'a> {
+        Request {
+            holder: interpol,
+            recipient,
+            now: Timestamp::from_secs(NOW),
+        }
+    }
+    let at = |recipient: &'static str| match recipient {
+        "nl-hotline" => from_interpol(&interpol.agency, &hotline.agency),
+        _ => from_interpol(&interpol.agency, &police.agency),
+    };
+    let baseline = Subject::HashList {
+        national_list: None,
+    };
+    let national = |c: &str| Subject::HashList {
+        national_list: Some(country(c)),
+    };
+    let hotline_has = std::slice::from_ref(&baseline_only);
+    assert!(authorize(hotline_has, at("nl-hotline"), baseline).is_allowed());
+    assert_eq!(
+        authorize(hotline_has, at("nl-hotline"), national("NL")),
+        Decision::Deny(DenyReason::ClassificationNotCovered)
+    );
+    assert_eq!(
+        authorize(hotline_has, at("nl-hotline"), Subject::Iwol),
+        Decision::Deny(DenyReason::RecordTypeNotCovered)
+    );
+    let police_has = std::slice::from_ref(&with_nl);
+    assert!(authorize(police_has, at("nl-police"), baseline).is_allowed());
+    assert!(authorize(police_has, at("nl-police"), national("NL")).is_allowed());
+    assert_eq!(
+        authorize(police_has, at("nl-police"), national("DE")),
+        Decision::Deny(DenyReason::CountryNotCovered)
+    );
+    // A subscription of one agency gives nothing to another.
+    assert_eq!(
+        authorize(police_has, at("nl-hotline"), baseline),
+        Decision::Deny(DenyReason::NoAgreement)
+    );
+    assert!(authorize(std::slice::from_ref(&iwol), at("nl-hotline"), Subject::Iwol).is_allowed());
+
+    // Only INTERPOL publishes lists: a hotline cannot offer one, nor receive reports by it.
+    let from_hotline = signed_agreement(
+        terms(
+            "nl-hotline",
+            "nl-police",
+            templates::hash_list_subscription(Vec::new()).scope,
+        ),
+        &key(1),
+        &key(2),
+    );
+    assert!(matches!(
+        from_hotline.verify(&hotline, &police),
+        Err(AgreementError::RoleNotAllowed { .. })
+    ));
+    let report_items = [item(1, Classification::Baseline)];
+    let some_report = report(Some("NL"), &report_items);
+    assert_eq!(
+        authorize(
+            police_has,
+            at("nl-police"),
+            Subject::Report {
+                report: &some_report,
+                items: &report_items
+            }
+        ),
+        Decision::Deny(DenyReason::RecordTypeNotCovered)
+    );
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -110,6 +110,8 @@ impl App {
                     .is_allowed()
                     .then(Vec::new))
             }
+            // Not produced by this node yet (see ingest): nothing to disclose.
+            RecordType::HashList | RecordType::Iwol => Ok(None),
             RecordType::AgreementRevocation => {
                 let revocation = record.clone().into_typed::<AgreementRevocation>()?;
                 let book = self.agreements();

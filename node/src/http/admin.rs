@@ -354,6 +354,15 @@ async fn propose(
     let template = match body.template.as_str() {
         "forwarding" => templates::forwarding(country()?),
         "icse-contribution" => templates::icse_contribution(),
+        "hash-list-subscription" => templates::hash_list_subscription(
+            body.country
+                .as_ref()
+                .map(|_| country())
+                .transpose()?
+                .into_iter()
+                .collect(),
+        ),
+        "iwol-subscription" => templates::iwol_subscription(),
         "national-access" => {
             let classifications = match &body.classifications {
                 None => vec![Classification::Baseline, Classification::NationallyIllegal],
@@ -370,7 +379,8 @@ async fn propose(
         }
         other => {
             return Err(ApiError::BadRequest(format!(
-                "unknown template {other:?}: use forwarding, icse-contribution or national-access"
+                "unknown template {other:?}: use forwarding, icse-contribution, national-access, \
+                 hash-list-subscription or iwol-subscription"
             )));
         }
     };
