@@ -5,6 +5,7 @@ pub mod ca;
 pub mod cert;
 pub mod client;
 pub mod files;
+pub mod media;
 pub mod node_init;
 
 use std::path::PathBuf;

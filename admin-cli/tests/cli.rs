@@ -377,3 +377,51 @@ fn every_command_explains_its_options() {
         assert!(help.contains(option), "ca issue --help lacks {option}");
     }
 }
+
+/// Digests by the system's own tools (coreutils), independent of Safeport's code.
+fn system_digest(tool: &str, path: &Path) -> String {
+    let out = Command::new(tool).arg(path).output().expect("coreutils");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()[..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn media_hash_matches_independent_digests_and_the_published_pdq() {
+    let dir = tempfile::tempdir().unwrap();
+    let bridge = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/testdata/pdq/bridge-mods/aaa-orig.jpg");
+    let noise = dir.path().join("noise.bin");
+    std::fs::write(
+        &noise,
+        (0..100_000u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let hashed = ok_json(&["media", "hash", p(&bridge), p(&noise)]);
+    let hashed = hashed.as_array().unwrap();
+    assert_eq!(hashed.len(), 2);
+    for (entry, path) in hashed.iter().zip([&bridge, &noise]) {
+        assert_eq!(entry["md5"], system_digest("md5sum", path));
+        assert_eq!(entry["sha1"], system_digest("sha1sum", path));
+        assert_eq!(entry["sha256"], system_digest("sha256sum", path));
+    }
+    // Meta's published hash of this photo; the port reproduces it exactly.
+    assert_eq!(
+        hashed[0]["pdq"],
+        "d8f8f0cce0f4a84f0e370a22028f67f0b36e2ed596623e1d33e6b39c4e9c9b22"
+    );
+    assert_eq!(hashed[0]["pdq_quality"], 100);
+    assert!(hashed[1]["pdq"].is_null());
+
+    let table = admin(&["media", "hash", p(&bridge)]);
+    assert!(table.status.success());
+    assert!(String::from_utf8_lossy(&table.stdout).contains("quality 100"));
+
+    let missing = failure(&["media", "hash", p(&dir.path().join("missing.jpg"))]);
+    assert!(missing.contains("missing.jpg"), "{missing}");
+}

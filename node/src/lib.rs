@@ -6,10 +6,13 @@
 //! [`run`].
 
 pub mod app;
+pub mod blobs;
 pub mod config;
 pub mod federation;
+pub mod geo;
 pub mod http;
 pub mod identity;
+pub mod media;
 pub mod net;
 mod running;
 pub mod store;

@@ -1,0 +1,87 @@
+//! PDQ against Meta's published reference hashes (`../shared/testdata/pdq/`): every image hashes
+//! within distance 16 of its published value (Meta's own tolerance for a correct port), and
+//! every edit of the bridge photo still matches the original (distance <= 31).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+
+use safeport_node::media::{hash_media, pdq};
+
+fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/pdq")
+}
+
+struct Expected {
+    file: String,
+    bits: [u8; 32],
+    quality: Option<u8>,
+}
+
+fn expected() -> Vec<Expected> {
+    let csv = std::fs::read_to_string(testdata().join("expected.csv")).unwrap();
+    csv.lines()
+        .skip(1)
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            let mut bits = [0u8; 32];
+            hex::decode_to_slice(fields[1], &mut bits).unwrap();
+            Expected {
+                file: fields[0].to_owned(),
+                bits,
+                quality: fields[2].parse().ok(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn every_reference_image_hashes_within_distance_16_of_its_published_hash() {
+    let cases = expected();
+    assert_eq!(cases.len(), 20, "the reference set has 20 images");
+    for case in &cases {
+        let bytes = std::fs::read(testdata().join(&case.file)).unwrap();
+        let hashes = hash_media(&bytes);
+        let pdq = hashes
+            .pdq
+            .unwrap_or_else(|| panic!("{}: no PDQ ({:?})", case.file, hashes.pdq_error));
+        let distance = pdq.distance(&case.bits);
+        assert!(distance <= 16, "{}: distance {distance}", case.file);
+        if let Some(quality) = case.quality {
+            assert!(
+                pdq.quality().abs_diff(quality) <= 10,
+                "{}: quality {} vs {quality}",
+                case.file,
+                pdq.quality()
+            );
+        }
+        assert_eq!(hashes.mime_type, "image/jpeg");
+    }
+}
+
+#[test]
+fn every_bridge_edit_matches_the_original() {
+    let original = hash_media(&std::fs::read(testdata().join("bridge-mods/aaa-orig.jpg")).unwrap())
+        .pdq
+        .unwrap();
+    let edits: Vec<Expected> = expected()
+        .into_iter()
+        .filter(|e| e.file.starts_with("bridge-mods/"))
+        .collect();
+    assert_eq!(edits.len(), 12);
+    for edit in edits {
+        let bytes = std::fs::read(testdata().join(&edit.file)).unwrap();
+        let pdq_hash = hash_media(&bytes).pdq.unwrap();
+        let distance = pdq_hash.distance(original.bits());
+        assert!(
+            distance <= pdq::MATCH_DISTANCE,
+            "{}: distance {distance}",
+            edit.file
+        );
+    }
+    // And the rotations are different hashes (a dihedral-unaware matcher would miss them).
+    let rotated =
+        hash_media(&std::fs::read(testdata().join("dih/bridge-2-rotate-90.jpg")).unwrap())
+            .pdq
+            .unwrap();
+    assert!(rotated.distance(original.bits()) > pdq::MATCH_DISTANCE);
+}
