@@ -8,6 +8,7 @@
 pub mod app;
 pub mod blobs;
 pub mod config;
+pub mod crawler;
 pub mod federation;
 pub mod geo;
 pub mod http;
@@ -73,6 +74,9 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
+    /// The media store, geo source, local hash list or crawler could not be set up.
+    #[error("cannot set up media handling: {0}")]
+    Media(String),
     /// A startup or server task panicked or was cancelled.
     #[error("node task failed")]
     Task(#[from] tokio::task::JoinError),

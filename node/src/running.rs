@@ -12,12 +12,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use safeport_protocol::Role;
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::app::App;
+use crate::blobs::BlobStore;
 use crate::config::NodeConfig;
+use crate::crawler;
 use crate::federation::{self, FederationHandle};
 use crate::http::admin::{AdminState, admin_router};
 use crate::http::{self, AppState, HttpLimits};
@@ -89,6 +92,9 @@ impl Server {
 pub struct RunningNode {
     http: Server,
     admin: Server,
+    /// The crawler task of a hotline, with its stop signal.
+    crawling: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
+    blobs: BlobStore,
     admin_token: String,
     app: Arc<App>,
     federation: FederationHandle,
@@ -168,15 +174,16 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     );
     let identity = Arc::new(identity);
 
-    let (store, app, token, peers) = {
+    let (store, app, token, peers, (blobs, crawler)) = {
         let config = Arc::clone(&config);
         let identity = Arc::clone(&identity);
         tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
             let store = open_store(config.node.data_dir.clone())?;
             let token = admin_token(&config.admin.token_file)?;
+            let media = crawler::setup(&config, &identity.key.seed()).map_err(NodeError::Media)?;
             let app = App::new(store.clone(), identity, system_now)?;
             let peers = store.peers()?;
-            Ok((store, Arc::new(app), token, peers))
+            Ok((store, Arc::new(app), token, peers, media))
         })
         .await??
     };
@@ -198,6 +205,17 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         }
     }
 
+    // Only hotlines take in and crawl reports.
+    let crawling = (identity.certificate.subject.role == Role::Hotline).then(|| {
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(crawler::run(
+            Arc::clone(&app),
+            Arc::new(crawler),
+            federation.clone(),
+            stopped,
+        ));
+        (stop, task)
+    });
     let limits = HttpLimits::from(&config.http);
     let http = serve(
         config.http.listen,
@@ -223,6 +241,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     Ok(RunningNode {
         http,
         admin,
+        crawling,
+        blobs,
         admin_token: token,
         app,
         federation,
@@ -296,6 +316,11 @@ impl RunningNode {
         Ok(id)
     }
 
+    /// The encrypted media store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
     /// The federation driver.
     pub fn federation(&self) -> &FederationHandle {
         &self.federation
@@ -310,6 +335,16 @@ impl RunningNode {
     pub async fn shutdown(self) -> Result<(), NodeError> {
         let http = self.http.stop(self.drain_timeout).await;
         let admin = self.admin.stop(self.drain_timeout).await;
+        if let Some((stop, task)) = self.crawling {
+            let _ = stop.send(());
+            // Crawls are bounded by their fetch timeouts; an unfinished one stays queued.
+            if tokio::time::timeout(self.drain_timeout, task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("crawler did not stop in time");
+            }
+        }
         self.federation.shutdown().await;
         let _ = self.driver.await;
         if let Err(error) = self.net.shutdown().await {

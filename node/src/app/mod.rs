@@ -5,6 +5,7 @@
 //! Every method blocks on the store; async callers use `spawn_blocking`.
 
 pub mod agreements;
+pub mod hotline;
 mod ingest;
 pub mod sync;
 #[cfg(test)]
@@ -60,6 +61,8 @@ pub struct App {
     book: RwLock<Arc<AgreementBook>>,
     /// Serialises creation of this node's own records, so sequences never collide.
     own_records: Mutex<()>,
+    /// Serialises read-modify-write of this hotline's reports, so no revision is lost.
+    revisions: Mutex<()>,
     /// Bumped after every change of stored state, so waiters (tests, status pages) react to
     /// events instead of polling.
     changes: tokio::sync::watch::Sender<u64>,
@@ -90,6 +93,7 @@ impl App {
             trust,
             book: RwLock::new(Arc::new(AgreementBook::default())),
             own_records: Mutex::new(()),
+            revisions: Mutex::new(()),
             changes: tokio::sync::watch::Sender::new(0),
         };
         app.refresh_agreements()?;
@@ -204,6 +208,13 @@ impl App {
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         )
+    }
+
+    /// Held while a report of this node is read, changed and written back.
+    pub(crate) fn lock_revisions(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.revisions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Signs `body` as this node's next record.

@@ -164,7 +164,19 @@ impl App {
         record: &RawRecord,
         report: Option<(&Report, &[MediaItem])>,
     ) -> Result<Committed, AppError> {
+        self.store_and_share_with(record, report, |_| Ok(()))
+    }
+
+    /// [`App::store_and_share`] with further writes of the caller in the same batch (a
+    /// hotline's internal state of the report), so both land or neither does.
+    pub(crate) fn store_and_share_with(
+        &self,
+        record: &RawRecord,
+        report: Option<(&Report, &[MediaItem])>,
+        extra: impl FnOnce(&mut StoreBatch<'_>) -> Result<(), AppError>,
+    ) -> Result<Committed, AppError> {
         let mut batch = self.store.batch();
+        extra(&mut batch)?;
         batch.insert_record(record)?;
         if let Some((report, items)) = report {
             for item in items {

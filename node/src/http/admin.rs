@@ -52,6 +52,7 @@ pub fn admin_router(state: AdminState) -> Router {
         .route("/admin/rejections", get(rejections))
         .route("/admin/records/{id}/withdraw", post(withdraw))
         .route("/admin/crl", post(update_crl))
+        .merge(super::reports::routes())
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state);
@@ -76,7 +77,7 @@ async fn require_token(
     Ok(next.run(request).await)
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     app: &Arc<App>,
     work: impl FnOnce(&App) -> Result<T, crate::app::AppError> + Send + 'static,
 ) -> Result<T, ApiError> {

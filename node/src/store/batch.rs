@@ -20,9 +20,9 @@ use crate::store::federation::Rejection;
 
 /// Pending writes; nothing is visible until [`StoreBatch::commit`].
 pub struct StoreBatch<'a> {
-    store: &'a Store,
+    pub(super) store: &'a Store,
     _guard: MutexGuard<'a, ()>,
-    batch: WriteBatch,
+    pub(super) batch: WriteBatch,
     added: HashSet<[u8; 32]>,
     removed: u64,
     /// Next free outbox position per recipient, as far as this batch has used them.

@@ -10,6 +10,7 @@
 mod batch;
 pub mod codec;
 mod federation;
+pub mod hotline;
 mod records;
 
 pub use batch::{Committed, StoreBatch};
@@ -84,11 +85,15 @@ pub enum Table {
     Peers,
     /// Tombstones of withdrawn records: `id[32]` -> `withdrawal id[32] ‖ origin`.
     Withdrawn,
+    /// A hotline's own reports, internal state: `report_key[16]` -> canonical `LocalReport`.
+    LocalReports,
+    /// Reports waiting for a crawl: `report_key[16]` -> empty.
+    CrawlQueue,
 }
 
 impl Table {
     /// Every table, in creation order.
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 15] = [
         Table::Meta,
         Table::Records,
         Table::RecordsByOrigin,
@@ -102,6 +107,8 @@ impl Table {
         Table::Rejections,
         Table::Peers,
         Table::Withdrawn,
+        Table::LocalReports,
+        Table::CrawlQueue,
     ];
 
     /// The column family name, including the table's layout version.
@@ -120,6 +127,8 @@ impl Table {
             Table::Rejections => "rejections_v1",
             Table::Peers => "peers_v1",
             Table::Withdrawn => "withdrawn_v1",
+            Table::LocalReports => "local_reports_v1",
+            Table::CrawlQueue => "crawl_queue_v1",
         }
     }
 }

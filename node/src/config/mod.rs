@@ -14,6 +14,11 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
+mod hotline;
+pub use hotline::HotlineSection;
+
+use crate::crawler::CrawlerSettings;
+
 /// Default data directory name.
 pub const DEFAULT_DATA_DIR: &str = "safeport-data";
 /// Default HTTP listen port.
@@ -97,6 +102,10 @@ pub struct NodeConfig {
     pub net: NetSection,
     /// `[admin]`: the token-protected admin API.
     pub admin: AdminSection,
+    /// `[crawler]`: how reported pages are fetched.
+    pub crawler: CrawlerSettings,
+    /// `[hotline]`: blob store, geo source, local hash list.
+    pub hotline: HotlineSection,
 }
 
 /// `[net]` section.
@@ -191,6 +200,10 @@ struct RawConfig {
     net: RawNet,
     #[serde(default)]
     admin: RawAdmin,
+    #[serde(default)]
+    crawler: hotline::RawCrawler,
+    #[serde(default)]
+    hotline: hotline::RawHotline,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -271,6 +284,8 @@ impl NodeConfig {
                 listen: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_ADMIN_PORT)),
                 token_file: data_dir.join("admin.token"),
             },
+            crawler: CrawlerSettings::default(),
+            hotline: HotlineSection::defaults_for(&data_dir),
         }
     }
 
@@ -297,7 +312,7 @@ impl NodeConfig {
 
     /// The documented example configuration (every option, commented out, at its default).
     pub fn example_toml() -> &'static str {
-        include_str!("../../deploy/node.example.toml")
+        include_str!("../../../deploy/node.example.toml")
     }
 
     /// Reads and resolves the config file at `path`. Blocking (reads one small file).
@@ -436,6 +451,8 @@ impl NodeConfig {
             }
             config.log.filter = filter;
         }
+        config.crawler = hotline::crawler(raw.crawler, &invalid)?;
+        config.hotline = hotline::hotline(raw.hotline, config.hotline, &resolve)?;
         Ok(config)
     }
 }
@@ -495,6 +512,10 @@ mod tests {
         let data_dir = dir.path().join(DEFAULT_DATA_DIR);
         let mut expected = NodeConfig::defaults_for(&data_dir);
         expected.federation.crl = Some(data_dir.join("federation.crl"));
+        // Optional files without a default, given as examples.
+        expected.hotline.geo_maxmind_db = Some("/var/lib/GeoIP/GeoLite2-Country.mmdb".into());
+        expected.hotline.geo_cidr_table = Some(dir.path().join("geo.csv"));
+        expected.hotline.local_hash_list = Some(dir.path().join("known-hashes.csv"));
         assert_eq!(config, expected);
         for key in [
             "data_dir",
@@ -510,6 +531,21 @@ mod tests {
             "filter",
             "enable_quic",
             "token_file",
+            "user_agent",
+            "max_page_bytes",
+            "max_media_bytes",
+            "max_media_items",
+            "max_redirects",
+            "fetch_timeout_secs",
+            "connect_timeout_secs",
+            "concurrent_crawls",
+            "concurrent_fetches",
+            "allow_private_addresses",
+            "accept_invalid_certificates",
+            "blob_dir",
+            "geo_maxmind_db",
+            "geo_cidr_table",
+            "local_hash_list",
         ] {
             assert!(
                 uncommented.contains(&format!("\n{key} = ")),

@@ -1,0 +1,348 @@
+//! The hotline's intake and crawl through the real paths: the admin API over HTTP, the
+//! crawler against a test website on loopback, the store, the blob store. Hashes are checked
+//! against coreutils (independent of Safeport's code); failures are checked to be recorded,
+//! bounded and harmless.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use safeport_node::RunningNode;
+use safeport_protocol::Role;
+use safeport_tests::{TestFederation, loopback_client, wait_until, website};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Api {
+    base: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+impl Api {
+    fn of(node: &RunningNode) -> Self {
+        Self {
+            base: format!("http://{}", node.admin_addr()),
+            token: node.admin_token().to_owned(),
+            client: loopback_client().unwrap(),
+        }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.send(reqwest::Method::GET, path, None).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+}
+
+/// A hotline node whose crawler may visit loopback, with a 1 MiB media limit, a 2 s fetch
+/// deadline, and a CIDR table that places loopback in DE.
+async fn hotline(dir: &Path) -> RunningNode {
+    let federation = TestFederation::create(dir, "Test Federation").unwrap();
+    let agency = federation
+        .add_agency("nl-hotline", Role::Hotline, "NL")
+        .unwrap();
+    let mut config = agency.config().unwrap();
+    config.crawler.allow_private_addresses = true;
+    config.crawler.max_media_bytes = 1024 * 1024;
+    config.crawler.fetch_timeout = Duration::from_secs(2);
+    let table = dir.join("geo.csv");
+    std::fs::write(&table, "127.0.0.0/8,DE\n").unwrap();
+    config.hotline.geo_cidr_table = Some(table);
+    safeport_node::start(config).await.unwrap()
+}
+
+fn crawl_state(node: &RunningNode, key: &str) -> String {
+    let mut bytes = [0u8; 16];
+    hex::decode_to_slice(key, &mut bytes).unwrap();
+    let local = node.store().local_report(&bytes).unwrap().unwrap();
+    local.crawl.name().to_owned()
+}
+
+async fn intake_and_crawl(node: &RunningNode, api: &Api, url: &str) -> Value {
+    let (status, created) = api
+        .post(
+            "/admin/reports",
+            json!({ "url": url, "channel": "public-form", "remarks": "reporter says: INTERNAL-REMARK" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["report_key"].as_str().unwrap().to_owned();
+    wait_until(node, WAIT, "crawl finished", |n| {
+        matches!(crawl_state(n, &key).as_str(), "done" | "failed")
+    })
+    .await
+    .unwrap();
+    api.get(&format!("/admin/reports/{key}")).await
+}
+
+fn coreutils(tool: &str, bytes: &[u8]) -> String {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), bytes).unwrap();
+    let out = Command::new(tool).arg(file.path()).output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_website_is_crawled_hashed_and_recorded_completely() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = website::serve().await.unwrap();
+    let node = hotline(dir.path()).await;
+    let api = Api::of(&node);
+
+    let report = intake_and_crawl(&node, &api, &site.url("/start")).await;
+    assert_eq!(report["crawl"]["state"], "done", "{report}");
+    assert_eq!(report["redirects"], json!([site.url("/gallery")]));
+    assert_eq!(report["final_url"], site.url("/gallery"));
+    assert_eq!(report["page"]["http_status"], 200);
+    assert_eq!(report["page"]["title"], "Test gallery");
+    assert!(
+        report["page"]["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h[0] == "content-type"),
+        "{report}"
+    );
+    assert_eq!(report["hosting"]["ip"], "127.0.0.1");
+    assert_eq!(report["hosting"]["country"], "DE");
+    assert_eq!(report["revision"], 2);
+
+    // Every reachable media item, in page order, hashed as coreutils hashes it.
+    let items = report["items"].as_array().unwrap();
+    let sources: Vec<&str> = items
+        .iter()
+        .map(|i| i["source_url"].as_str().unwrap())
+        .collect();
+    let expected_paths = [
+        "/img/cover.png",
+        "/img/one.png",
+        "/img/two.jpg",
+        "/media/clip.mp4",
+        "/img/three.png",
+        "/img/broken.png",
+    ];
+    let expected: Vec<String> = expected_paths.iter().map(|p| site.url(p)).collect();
+    assert_eq!(sources, expected, "{report}");
+    for (item, path) in items.iter().zip(expected_paths) {
+        let bytes = &site.media[path];
+        assert_eq!(item["md5"], coreutils("md5sum", bytes), "{path}");
+        assert_eq!(item["sha1"], coreutils("sha1sum", bytes), "{path}");
+        assert_eq!(item["sha256"], coreutils("sha256sum", bytes), "{path}");
+        assert_eq!(item["size"], bytes.len());
+        assert_eq!(item["classification"], "unassessed");
+        // The bytes are in the blob store, encrypted, and come back intact.
+        let mut sha = [0u8; 32];
+        hex::decode_to_slice(item["sha256"].as_str().unwrap(), &mut sha).unwrap();
+        assert_eq!(
+            node.blobs().get(&sha).unwrap().as_deref(),
+            Some(bytes.as_slice())
+        );
+    }
+    let by_path = |p: &str| &items[expected_paths.iter().position(|e| *e == p).unwrap()];
+    assert_eq!(by_path("/media/clip.mp4")["mime_type"], "video/mp4");
+    assert!(by_path("/media/clip.mp4")["pdq"].is_null());
+    assert_eq!(by_path("/img/two.jpg")["mime_type"], "image/jpeg");
+    assert!(by_path("/img/one.png")["pdq"].is_string());
+    assert_eq!(by_path("/img/one.png")["dimensions"], json!([320, 240]));
+    // An image that does not decode keeps its digests but has no PDQ.
+    assert!(by_path("/img/broken.png")["pdq"].is_null());
+
+    // The broken link, the oversized file and the endpoint that never answers are on record.
+    let problems = report["problems"].as_array().unwrap();
+    let reason = |p: &str| {
+        problems
+            .iter()
+            .find(|x| x["url"] == site.url(p))
+            .map(|x| x["reason"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no problem recorded for {p}: {report}"))
+    };
+    assert!(reason("/img/missing.png").contains("404"));
+    assert!(reason("/img/huge.png").contains("larger than the limit"));
+    assert!(reason("/img/slow.png").contains("within 2 s"));
+    assert_eq!(problems.len(), 3, "{report}");
+
+    // The remarks stay internal: shown to the hotline, absent from every signed revision.
+    assert_eq!(report["remarks"], "reporter says: INTERNAL-REMARK");
+    let mut id = [0u8; 32];
+    hex::decode_to_slice(report["record_id"].as_str().unwrap(), &mut id).unwrap();
+    let record = node
+        .store()
+        .record(&safeport_protocol::RecordId(id))
+        .unwrap()
+        .unwrap();
+    assert!(!record.bytes().windows(15).any(|w| w == b"INTERNAL-REMARK"));
+
+    // An analyst classifies an item: a new signed revision, marked with the analyst.
+    let sha = items[1]["sha256"].as_str().unwrap();
+    let key = report["report_key"].as_str().unwrap();
+    let (status, classified) = api
+        .post(
+            &format!("/admin/reports/{key}/items/{sha}/classification"),
+            json!({ "classification": "baseline", "analyst": "analyst-7" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{classified}");
+    assert_eq!(classified["revision"], 3);
+    let item = classified["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["sha256"] == sha)
+        .unwrap();
+    assert_eq!(item["classification"], "baseline");
+    assert_eq!(item["assessed_by"], "analyst:analyst-7");
+    // The others are untouched.
+    assert_eq!(classified["items"][0]["classification"], "unassessed");
+
+    // The analyst corrects the hosting country; a re-crawl keeps the correction.
+    let (status, corrected) = api
+        .post(
+            &format!("/admin/reports/{key}/country"),
+            json!({ "country": "FR", "analyst": "analyst-7" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{corrected}");
+    assert_eq!(corrected["hosting"]["country"], "FR");
+    let (status, _) = api
+        .post(&format!("/admin/reports/{key}/recrawl"), json!({}))
+        .await;
+    assert_eq!(status, 200);
+    wait_until(&node, WAIT, "re-crawl finished", |n| {
+        crawl_state(n, key) == "done"
+            && n.store()
+                .local_report(&{
+                    let mut k = [0u8; 16];
+                    hex::decode_to_slice(key, &mut k).unwrap();
+                    k
+                })
+                .unwrap()
+                .unwrap()
+                .revision
+                >= 5
+    })
+    .await
+    .unwrap();
+    let again = api.get(&format!("/admin/reports/{key}")).await;
+    assert_eq!(again["hosting"]["country"], "FR");
+    // The classification survives the re-crawl (same bytes, same item).
+    let item = again["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["sha256"] == sha)
+        .unwrap();
+    assert_eq!(item["classification"], "baseline", "{again}");
+
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_and_failures_are_bounded_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = website::serve().await.unwrap();
+    let node = hotline(dir.path()).await;
+    let api = Api::of(&node);
+
+    for body in [
+        json!({ "url": "ftp://files.example.test/x" }),
+        json!({ "url": "http://user:secret@site.example.test/" }),
+        json!({ "url": "not a url" }),
+        json!({ "url": "https://site.example.test/", "colour": "red" }),
+        json!({ "url": "https://site.example.test/", "channel": "pigeon" }),
+        json!({ "url": "https://site.example.test/", "received_at": "yesterday" }),
+        json!({}),
+    ] {
+        let (status, answer) = api.post("/admin/reports", body.clone()).await;
+        assert!((400..500).contains(&status), "{body}: {status} {answer}");
+        assert!(
+            answer["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{body}: {answer}"
+        );
+    }
+    assert_eq!(
+        api.get("/admin/reports").await,
+        json!([]),
+        "nothing was created"
+    );
+
+    // Thousands of media links: the crawler fetches its bound and lists the rest.
+    let many = intake_and_crawl(&node, &api, &site.url("/many")).await;
+    assert_eq!(many["crawl"]["state"], "done");
+    let problems = many["problems"].as_array().unwrap();
+    assert!(
+        problems.iter().any(|p| p["reason"]
+            .as_str()
+            .unwrap()
+            .contains("4800 more media links")),
+        "{many}"
+    );
+    assert_eq!(many["items"], json!([]));
+
+    // A target that never answers: the crawl fails with its reason, the report stays.
+    let never = intake_and_crawl(&node, &api, &site.url("/never")).await;
+    assert_eq!(never["crawl"]["state"], "failed");
+    assert!(
+        never["crawl"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("within 2 s"),
+        "{never}"
+    );
+    assert_eq!(never["reported_url"], site.url("/never"));
+    let listed = api.get("/admin/reports").await;
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+
+    // Classifying something that is not there changes nothing.
+    let key = never["report_key"].as_str().unwrap();
+    let (status, _) = api
+        .post(
+            &format!(
+                "/admin/reports/{key}/items/{}/classification",
+                "00".repeat(32)
+            ),
+            json!({ "classification": "baseline", "analyst": "a" }),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = api
+        .post(
+            &format!(
+                "/admin/reports/{key}/items/{}/classification",
+                "00".repeat(32)
+            ),
+            json!({ "classification": "unassessed", "analyst": "a" }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        api.get(&format!("/admin/reports/{key}")).await["revision"],
+        1
+    );
+
+    node.shutdown().await.unwrap();
+}
