@@ -2,6 +2,8 @@
 //! Parses arguments, calls the library, prints a readable summary or `--json`, and exits
 //! non-zero with a one-line reason on any error.
 
+mod report_cmd;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -58,6 +60,9 @@ enum Command {
         #[command(flatten)]
         node: NodeArgs,
     },
+    /// A hotline's reports: intake, list, show, classify, country, re-crawl (admin API).
+    #[command(subcommand)]
+    Report(report_cmd::ReportCommand),
     /// Media files, hashed as a node hashes crawled media.
     #[command(subcommand)]
     Media(MediaCommand),
@@ -88,7 +93,7 @@ enum MediaCommand {
 
 /// How to reach a running node's admin API.
 #[derive(Args)]
-struct NodeArgs {
+pub(crate) struct NodeArgs {
     /// The node's admin API.
     #[arg(
         long,
@@ -331,6 +336,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )?,
             cli.json,
         ),
+        Command::Report(command) => print_value(&report_cmd::run(command)?, cli.json),
         Command::Media(MediaCommand::Hash { files }) => {
             let hashed = files
                 .iter()

@@ -315,3 +315,87 @@ async fn hotline_subscribes_to_interpol_lists_with_the_cli() {
     hotline.shutdown().await.unwrap();
     interpol.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyst_scripts_intake_and_classification_with_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = safeport_tests::website::serve().await.unwrap();
+    let federation = TestFederation::create(dir.path(), "Test Federation").unwrap();
+    let hotline_dir = federation
+        .add_agency("nl-hotline", Role::Hotline, "NL")
+        .unwrap();
+    let mut config = hotline_dir.config().unwrap();
+    config.crawler.allow_private_addresses = true;
+    config.crawler.max_media_bytes = 1024 * 1024;
+    config.crawler.fetch_timeout = Duration::from_secs(2);
+    let hotline = safeport_node::start(config).await.unwrap();
+    let at = target(&hotline, &hotline_dir.dir);
+
+    let created = ok(
+        &at,
+        &[
+            "report",
+            "add",
+            "--url",
+            &site.url("/start"),
+            "--channel",
+            "industry",
+            "--remarks",
+            "seen on a forum",
+        ],
+    )
+    .await;
+    let key = created["report_key"].as_str().unwrap().to_owned();
+    wait_until(&hotline, "crawl done", |n| {
+        let mut k = [0u8; 16];
+        hex::decode_to_slice(&key, &mut k).unwrap();
+        n.store().local_report(&k).unwrap().unwrap().crawl.name() == "done"
+    })
+    .await;
+    let listed = ok(&at, &["report", "list"]).await;
+    assert_eq!(listed[0]["report_key"], key.as_str());
+    assert_eq!(listed[0]["channel"], "industry");
+    let shown = ok(&at, &["report", "show", &key]).await;
+    let sha = shown["items"][0]["sha256"].as_str().unwrap().to_owned();
+    let classified = ok(
+        &at,
+        &[
+            "report",
+            "classify",
+            &key,
+            &sha,
+            "--as",
+            "nationally-illegal",
+            "--analyst",
+            "analyst-3",
+        ],
+    )
+    .await;
+    assert_eq!(
+        classified["items"][0]["classification"],
+        "nationally-illegal"
+    );
+    let corrected = ok(
+        &at,
+        &["report", "country", &key, "BE", "--analyst", "analyst-3"],
+    )
+    .await;
+    assert_eq!(corrected["hosting"]["country"], "BE");
+
+    // Bad input: a clear error, nothing created.
+    let out = admin(
+        &at,
+        &["report", "add", "--url", "ftp://files.example.test/"],
+    )
+    .await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("http(s)"));
+    let out = admin(&at, &["report", "show", "../status"]).await;
+    assert!(!out.status.success());
+    assert_eq!(
+        ok(&at, &["report", "list"]).await.as_array().unwrap().len(),
+        1
+    );
+
+    hotline.shutdown().await.unwrap();
+}
