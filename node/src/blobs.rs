@@ -91,6 +91,11 @@ impl BlobStore {
         self.dir.join(&name[..2]).join(name)
     }
 
+    /// The largest blob accepted.
+    pub fn max_blob_bytes(&self) -> u64 {
+        self.max_blob_bytes
+    }
+
     /// Whether the blob is stored.
     pub fn contains(&self, sha256: &[u8; 32]) -> bool {
         self.path_of(sha256).is_file()

@@ -195,7 +195,8 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         ..NetConfig::default()
     };
     let (net, events, net_task) = net::spawn(&identity, net_config, system_now).await?;
-    let (federation, driver) = federation::start(Arc::clone(&app), net.clone(), events);
+    let (federation, driver) =
+        federation::start(Arc::clone(&app), net.clone(), events, blobs.clone());
     for (agency, address) in peers {
         match address.parse() {
             Ok(addr) => net.add_peer(addr, agency).await?,
@@ -232,6 +233,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         admin_router(AdminState {
             app: Arc::clone(&app),
             federation: federation.clone(),
+            blobs: blobs.clone(),
             token_digest: Sha256::digest(token.as_bytes()).into(),
             limits,
         }),

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::encoding::{self, EncodingError, byte_vec};
-use crate::ids::AgencyId;
+use crate::ids::{AgencyId, RecordId};
 use crate::report::MediaItem;
 
 /// Largest encoded sync message (request or response) accepted: 8 MiB.
@@ -22,6 +22,8 @@ pub const MAX_PAGE_ITEMS: u32 = 500;
 pub const PAGE_SOFT_LIMIT_BYTES: usize = 2 * 1024 * 1024;
 /// Most certificates one page may carry.
 pub const MAX_PAGE_CERTIFICATES: usize = 64;
+/// Largest piece of media content in one [`SyncResponse::Blob`]: 4 MiB.
+pub const BLOB_CHUNK_BYTES: usize = 4 * 1024 * 1024;
 
 /// A request from one admitted peer to another.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +44,28 @@ pub enum SyncRequest {
         /// The newest outbox position.
         head: u64,
     },
+    /// "Send me the content of this media item of this report, from `offset`." Answered only
+    /// when an agreement grants the sender the item's content.
+    Blob {
+        /// The report record the item belongs to.
+        record: RecordId,
+        /// The item's commitment in that report.
+        commitment: [u8; 32],
+        /// Where the requested piece starts.
+        offset: u64,
+    },
+}
+
+/// A piece of a media item's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobChunk {
+    /// The content's whole size.
+    pub total: u64,
+    /// Where this piece starts.
+    pub offset: u64,
+    /// The piece, at most [`BLOB_CHUNK_BYTES`].
+    #[serde(with = "byte_vec")]
+    pub bytes: Vec<u8>,
 }
 
 /// One record in a page, with the media items disclosed to this recipient.
@@ -79,6 +103,8 @@ pub enum SyncResponse {
     Ack,
     /// The request was refused, with a reason safe to show the peer.
     Refused(String),
+    /// A piece of media content, for [`SyncRequest::Blob`].
+    Blob(BlobChunk),
 }
 
 impl SyncRequest {
@@ -117,6 +143,12 @@ impl SyncResponse {
                 return Err(EncodingError::Malformed(
                     "sync page out of bounds or out of order".into(),
                 ));
+            }
+        }
+        if let SyncResponse::Blob(chunk) = &response {
+            let end = chunk.offset.checked_add(chunk.bytes.len() as u64);
+            if chunk.bytes.len() > BLOB_CHUNK_BYTES || end.is_none_or(|end| end > chunk.total) {
+                return Err(EncodingError::Malformed("blob chunk out of bounds".into()));
             }
         }
         Ok(response)
@@ -171,5 +203,21 @@ mod tests {
             more: false,
         });
         assert!(SyncResponse::decode(&behind.encode().unwrap_or_default()).is_err());
+
+        let chunk = |total, offset, len| {
+            SyncResponse::Blob(BlobChunk {
+                total,
+                offset,
+                bytes: vec![7; len],
+            })
+        };
+        let fine = chunk(10, 4, 6);
+        assert_eq!(
+            SyncResponse::decode(&fine.encode().unwrap_or_default()),
+            Ok(fine)
+        );
+        for bad in [chunk(10, 5, 6), chunk(u64::MAX, u64::MAX, 1)] {
+            assert!(SyncResponse::decode(&bad.encode().unwrap_or_default()).is_err());
+        }
     }
 }

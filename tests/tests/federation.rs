@@ -4,88 +4,17 @@
 //! allow, over libp2p. A sentinel report sent last proves nothing else is still in flight.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::time::Duration;
-
 use safeport_node::RunningNode;
 use safeport_protocol::report::{MediaItem, Report};
 use safeport_protocol::{Classification, RecordType, Role};
-use safeport_tests::{TestFederation, fixtures, loopback_client};
-use serde_json::{Value, json};
-
-/// Upper bound for any single wait; waits end on events, this only stops a hung test.
-const WAIT: Duration = Duration::from_secs(60);
-
-struct Admin {
-    client: reqwest::Client,
-}
-
-impl Admin {
-    async fn call(
-        &self,
-        node: &RunningNode,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Value {
-        let mut request = self
-            .client
-            .request(method, format!("http://{}{path}", node.admin_addr()))
-            .bearer_auth(node.admin_token());
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let value: Value = response.json().await.unwrap();
-        assert!(status.is_success(), "{path}: {status} {value}");
-        value
-    }
-}
+use safeport_tests::ops::{Admin, WAIT};
+use safeport_tests::{TestFederation, fixtures};
+use serde_json::json;
 
 async fn wait_until(node: &RunningNode, what: &str, check: impl Fn(&RunningNode) -> bool) {
     safeport_tests::wait_until(node, WAIT, what, check)
         .await
         .unwrap();
-}
-
-fn agreement_state(node: &RunningNode, id: &str) -> Option<String> {
-    let mut bytes = [0u8; 16];
-    hex::decode_to_slice(id, &mut bytes).unwrap();
-    node.app().agreements().get(&bytes).map(|entry| {
-        serde_json::to_value(&entry.state).unwrap()["state"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    })
-}
-
-async fn agree(admin: &Admin, provider: &RunningNode, recipient: &RunningNode, body: Value) {
-    let proposal = admin
-        .call(
-            provider,
-            reqwest::Method::POST,
-            "/admin/agreements",
-            Some(body),
-        )
-        .await;
-    let id = proposal["id"].as_str().unwrap().to_owned();
-    wait_until(recipient, "proposal arrives", |n| {
-        agreement_state(n, &id).as_deref() == Some("pending")
-    })
-    .await;
-    admin
-        .call(
-            recipient,
-            reqwest::Method::POST,
-            &format!("/admin/agreements/{id}/accept"),
-            None,
-        )
-        .await;
-    wait_until(provider, "acceptance arrives", |n| {
-        agreement_state(n, &id).as_deref() == Some("active")
-    })
-    .await;
-    assert_eq!(agreement_state(recipient, &id).as_deref(), Some("active"));
 }
 
 fn item(n: u8, classification: Classification) -> MediaItem {
@@ -148,9 +77,7 @@ async fn four_agencies_receive_exactly_what_their_agreements_allow() {
         );
     }
     let [nl, de, interpol, police] = <[RunningNode; 4]>::try_from(nodes).unwrap();
-    let admin = Admin {
-        client: loopback_client().unwrap(),
-    };
+    let admin = Admin::new().unwrap();
 
     // The NL hotline peers with everyone, through its admin API.
     for (other, agency) in [
@@ -158,48 +85,40 @@ async fn four_agencies_receive_exactly_what_their_agreements_allow() {
         (&interpol, "interpol"),
         (&police, "nl-police"),
     ] {
-        let status = admin
-            .call(other, reqwest::Method::GET, "/admin/status", None)
-            .await;
-        let address = status["listen"][0].as_str().unwrap().to_owned();
-        admin
-            .call(
-                &nl,
-                reqwest::Method::POST,
-                "/admin/peers",
-                Some(json!({ "address": address, "agency": agency })),
-            )
-            .await;
+        admin.peer(&nl, other, agency).await.unwrap();
     }
 
-    agree(
-        &admin,
-        &nl,
-        &de,
-        json!({
+    admin
+        .agree(
+            &nl,
+            &de,
+            json!({
         "template": "forwarding", "provider": "nl-hotline", "recipient": "de-hotline",
         "country": "DE", "days": 365 }),
-    )
-    .await;
-    agree(
-        &admin,
-        &nl,
-        &interpol,
-        json!({
+        )
+        .await
+        .unwrap();
+    admin
+        .agree(
+            &nl,
+            &interpol,
+            json!({
         "template": "icse-contribution", "provider": "nl-hotline", "recipient": "interpol",
         "days": 365 }),
-    )
-    .await;
+        )
+        .await
+        .unwrap();
     // Police access is proposed by the police and accepted by the hotline.
-    agree(
-        &admin,
-        &police,
-        &nl,
-        json!({
+    admin
+        .agree(
+            &police,
+            &nl,
+            json!({
         "template": "national-access", "provider": "nl-hotline", "recipient": "nl-police",
         "country": "NL", "classifications": ["baseline"], "days": 365 }),
-    )
-    .await;
+        )
+        .await
+        .unwrap();
 
     let de_items = [
         item(10, Classification::Baseline),
@@ -258,7 +177,8 @@ async fn four_agencies_receive_exactly_what_their_agreements_allow() {
     // Status shows the peers admitted and nothing waiting.
     let status = admin
         .call(&nl, reqwest::Method::GET, "/admin/status", None)
-        .await;
+        .await
+        .unwrap();
     let peers = status["peers"].as_array().unwrap();
     assert_eq!(peers.len(), 3, "{status}");
     for peer in peers {

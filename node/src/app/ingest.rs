@@ -19,6 +19,7 @@ use safeport_protocol::{
 use super::sync::Ingested;
 use super::{App, AppError};
 use crate::store::Rejection;
+use crate::store::media::PendingBlob;
 
 /// At most this many threads verify one page's signatures.
 const MAX_VERIFY_THREADS: usize = 4;
@@ -361,8 +362,20 @@ impl App {
                     if let Some(report) = &report {
                         for media in &item.media {
                             batch.put_media_item(media)?;
+                            if self.content_granted(from, report, &item.media, media) {
+                                let pending = PendingBlob {
+                                    record: raw.id(),
+                                    commitment: media.commitment().map_err(|e| {
+                                        AppError::Invalid(format!("media item: {e}"))
+                                    })?,
+                                    sha256: media.sha256,
+                                };
+                                batch.queue_blob(from, &pending)?;
+                            }
                         }
                         self.advance_report_head(&mut batch, &raw, report)?;
+                        let origin = &raw.header().origin;
+                        self.index_icse(&mut batch, origin, raw.id(), report, &item.media)?;
                     }
                     let context = report.as_ref().map(|r| (r, item.media.as_slice()));
                     self.fan_out(&mut batch, &raw, context)?;

@@ -7,6 +7,7 @@
 pub mod agreements;
 pub mod hotline;
 mod ingest;
+pub mod received;
 pub mod sync;
 #[cfg(test)]
 mod tests;

@@ -207,6 +207,67 @@ impl App {
         Ok(())
     }
 
+    /// Whether an agreement lets this node receive the content of `item` from `holder` (the
+    /// receiving side's own `authorize()` check; the holder checks again before sending).
+    pub(crate) fn content_granted(
+        &self,
+        holder: &AgencyId,
+        report: &Report,
+        items: &[MediaItem],
+        item: &MediaItem,
+    ) -> bool {
+        let request = Request {
+            holder,
+            recipient: self.me(),
+            now: self.now(),
+        };
+        let subject = Subject::MediaContent {
+            report,
+            items,
+            item,
+        };
+        authorize(self.agreements().active(), request, subject).is_allowed()
+    }
+
+    /// The blob (SHA-256) of the content of item `commitment` of report `record`, if
+    /// `recipient` may receive it now. The holder's `authorize()` check on the content path;
+    /// anything not allowed is "not found", so a peer learns nothing of what it may not see.
+    pub fn content_for(
+        &self,
+        recipient: &AgencyId,
+        record: &RecordId,
+        commitment: &[u8; 32],
+    ) -> Result<[u8; 32], AppError> {
+        let raw = self.store.record(record)?.ok_or(AppError::NotFound)?;
+        if raw.header().record_type != RecordType::Report {
+            return Err(AppError::NotFound);
+        }
+        let typed = raw.into_typed::<Report>()?;
+        let report = typed.body();
+        if !report.media.contains(commitment) {
+            return Err(AppError::NotFound);
+        }
+        let item = self
+            .store
+            .media_item(commitment)?
+            .ok_or(AppError::NotFound)?;
+        let items = self.report_items(report)?;
+        let request = Request {
+            holder: self.me(),
+            recipient,
+            now: self.now(),
+        };
+        let subject = Subject::MediaContent {
+            report,
+            items: &items,
+            item: &item,
+        };
+        if !authorize(self.agreements().active(), request, subject).is_allowed() {
+            return Err(AppError::NotFound);
+        }
+        Ok(item.sha256)
+    }
+
     /// After an agreement became active: enqueue every stored report it now admits.
     pub(crate) fn backfill(&self, agreement_id: &[u8; 16]) -> Result<Committed, AppError> {
         let book = self.agreements();

@@ -33,6 +33,8 @@ pub struct AdminState {
     pub app: Arc<App>,
     /// The federation driver (and through it the network).
     pub federation: FederationHandle,
+    /// The media blob store (to say which content is held).
+    pub blobs: crate::blobs::BlobStore,
     /// SHA-256 of the bearer token (compared digest to digest).
     pub token_digest: [u8; 32],
     /// Request limits.
@@ -53,6 +55,7 @@ pub fn admin_router(state: AdminState) -> Router {
         .route("/admin/records/{id}/withdraw", post(withdraw))
         .route("/admin/crl", post(update_crl))
         .merge(super::reports::routes())
+        .merge(super::collections::routes())
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state);

@@ -20,6 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub mod admin;
+pub mod collections;
 pub mod reports;
 
 use crate::config::HttpSection;

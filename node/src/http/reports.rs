@@ -70,11 +70,12 @@ fn channel_name(channel: IntakeChannel) -> &'static str {
     }
 }
 
-fn rfc3339(text: &str) -> Result<Timestamp, ApiError> {
+/// Parses an RFC 3339 time given in a request.
+pub(super) fn rfc3339(text: &str) -> Result<Timestamp, ApiError> {
     let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| ApiError::BadRequest(format!("received_at {text:?} is not RFC 3339 ({e})")))?;
+        .map_err(|e| ApiError::BadRequest(format!("{text:?} is not an RFC 3339 time ({e})")))?;
     let millis = u64::try_from(parsed.unix_timestamp_nanos() / 1_000_000)
-        .map_err(|_| ApiError::BadRequest("received_at is before 1970".into()))?;
+        .map_err(|_| ApiError::BadRequest(format!("{text:?} is before 1970")))?;
     Ok(Timestamp(millis))
 }
 

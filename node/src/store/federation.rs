@@ -26,6 +26,19 @@ pub struct Rejection {
     pub reason: String,
 }
 
+/// The latest revision of one report held here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportHead {
+    /// The report's originator.
+    pub origin: AgencyId,
+    /// The report key.
+    pub report_key: [u8; 16],
+    /// The latest revision number.
+    pub revision: u32,
+    /// Its record id.
+    pub record_id: RecordId,
+}
+
 impl Store {
     fn corrupt_key(table: Table) -> impl Fn(super::codec::CodecError) -> StoreError {
         move |source| StoreError::CorruptKey {
@@ -131,6 +144,41 @@ impl Store {
             what: "expected a 32-byte record id",
         })?;
         Ok(Some((revision, RecordId(id))))
+    }
+
+    /// Latest revisions of reports of one origin or of all, in key order, at most
+    /// `min(limit, MAX_PAGE)`.
+    pub fn report_heads(
+        &self,
+        origin: Option<&AgencyId>,
+        limit: usize,
+    ) -> Result<Vec<ReportHead>, StoreError> {
+        let prefix = origin.map_or_else(Vec::new, |o| KeyWriter::new().str(o.as_str()).finish());
+        let corrupt = || StoreError::CorruptValue {
+            table: Table::ReportHeads.name(),
+            what: "report head entry does not decode",
+        };
+        let mut out = Vec::new();
+        for entry in self.scan_prefix(Table::ReportHeads, &prefix, None, false)? {
+            if out.len() >= limit.min(MAX_PAGE) {
+                break;
+            }
+            let (key, value) = entry.map_err(|e| self.db_err(e))?;
+            let mut reader = KeyReader::new(&key);
+            let origin =
+                AgencyId::new(&reader.string().map_err(|_| corrupt())?).map_err(|_| corrupt())?;
+            let report_key = reader.array::<16>().map_err(|_| corrupt())?;
+            let (revision, id) = value.split_at_checked(4).ok_or_else(corrupt)?;
+            let revision = u32::from_be_bytes(revision.try_into().map_err(|_| corrupt())?);
+            let id: [u8; 32] = id.try_into().map_err(|_| corrupt())?;
+            out.push(ReportHead {
+                origin,
+                report_key,
+                revision,
+                record_id: RecordId(id),
+            });
+        }
+        Ok(out)
     }
 
     /// Ids of stored records of one type after `after` (in id order), at most

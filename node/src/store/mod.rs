@@ -11,10 +11,12 @@ mod batch;
 pub mod codec;
 mod federation;
 pub mod hotline;
+pub mod icse;
+pub mod media;
 mod records;
 
 pub use batch::{Committed, StoreBatch};
-pub use federation::Rejection;
+pub use federation::{Rejection, ReportHead};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -89,11 +91,17 @@ pub enum Table {
     LocalReports,
     /// Reports waiting for a crawl: `report_key[16]` -> empty.
     CrawlQueue,
+    /// Media content to fetch: `(peer, record id[32], commitment[32])` -> `sha256[32]`.
+    BlobQueue,
+    /// INTERPOL's ICSE collection: `(sha256[32], origin, report_key[16])` -> `IcseEntry`.
+    IcseItems,
+    /// ICSE by intake time: `(received_at u64, sha256[32], origin, report_key[16])` -> empty.
+    IcseByTime,
 }
 
 impl Table {
     /// Every table, in creation order.
-    pub const ALL: [Table; 15] = [
+    pub const ALL: [Table; 18] = [
         Table::Meta,
         Table::Records,
         Table::RecordsByOrigin,
@@ -109,6 +117,9 @@ impl Table {
         Table::Withdrawn,
         Table::LocalReports,
         Table::CrawlQueue,
+        Table::BlobQueue,
+        Table::IcseItems,
+        Table::IcseByTime,
     ];
 
     /// The column family name, including the table's layout version.
@@ -129,6 +140,9 @@ impl Table {
             Table::Withdrawn => "withdrawn_v1",
             Table::LocalReports => "local_reports_v1",
             Table::CrawlQueue => "crawl_queue_v1",
+            Table::BlobQueue => "blob_queue_v1",
+            Table::IcseItems => "icse_items_v1",
+            Table::IcseByTime => "icse_by_time_v1",
         }
     }
 }

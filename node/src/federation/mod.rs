@@ -16,7 +16,10 @@ use safeport_protocol::{AgencyId, Timestamp};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+mod content;
+
 use crate::app::App;
+use crate::blobs::BlobStore;
 use crate::net::{NetEvent, NetHandle};
 use crate::store::Committed;
 
@@ -53,6 +56,8 @@ enum DriverCommand {
 pub struct FederationHandle {
     commands: mpsc::Sender<DriverCommand>,
     net: NetHandle,
+    /// Media content: served to and fetched from peers.
+    blobs: BlobStore,
     progress: Arc<Mutex<BTreeMap<AgencyId, PeerSync>>>,
 }
 
@@ -113,11 +118,13 @@ pub fn start(
     app: Arc<App>,
     net: NetHandle,
     events: mpsc::Receiver<NetEvent>,
+    blobs: BlobStore,
 ) -> (FederationHandle, JoinHandle<()>) {
     let (commands, command_rx) = mpsc::channel(DRIVER_CHANNEL_CAPACITY);
     let handle = FederationHandle {
         commands,
         net,
+        blobs,
         progress: Arc::default(),
     };
     let driver = Driver {
@@ -244,7 +251,20 @@ impl Driver {
         let app = Arc::clone(&self.app);
         let handle = self.handle.clone();
         tokio::spawn(async move {
-            if let Err(error) = pull_from(&app, &handle, &agency).await {
+            let pulled = pull_from(&app, &handle, &agency).await;
+            // Content follows the records that grant it (queued by their ingest).
+            let fetched = match pulled {
+                Ok(()) => content::fetch_all(&app, &handle, &agency)
+                    .await
+                    .map(|stored| {
+                        if stored > 0 {
+                            tracing::info!(peer = %agency, stored, "media content fetched");
+                            app.changed();
+                        }
+                    }),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = fetched {
                 tracing::warn!(peer = %agency, %error, "pull failed");
                 handle.record(&agency, |p| p.last_error = Some(error));
             }
@@ -339,6 +359,11 @@ async fn answer(
             handle.pull(from.clone()).await;
             SyncResponse::Ack
         }
+        SyncRequest::Blob {
+            record,
+            commitment,
+            offset,
+        } => content::serve(app, handle, from, record, commitment, offset).await,
     }
 }
 
@@ -359,7 +384,9 @@ async fn fetch_page(
     let page = match SyncResponse::decode(&bytes).map_err(|e| format!("bad response: {e}"))? {
         SyncResponse::Page(page) => page,
         SyncResponse::Refused(reason) => return Err(format!("peer refused the pull: {reason}")),
-        SyncResponse::Ack => return Err("peer answered a pull with an ack".into()),
+        SyncResponse::Ack | SyncResponse::Blob(_) => {
+            return Err("peer answered a pull with something else".into());
+        }
     };
     if page.next_cursor < after || page.items.iter().any(|item| item.position <= after) {
         return Err("peer sent a page behind our cursor".into());
