@@ -179,6 +179,7 @@ async fn main() {
     let pid = child.id();
     // Where the receiver's time went: waiting for pages, or ingesting them.
     let (mut wait_ms, mut ingest_ms, mut pages) = (0u64, 0u64, 0u64);
+    let (mut check_ms, mut build_ms, mut write_ms) = (0u64, 0u64, 0u64);
     tokio::task::block_in_place(|| {
         wait_for(&lines, |e| {
             let page = e["fields"]["message"] == "ingested a page";
@@ -186,6 +187,9 @@ async fn main() {
                 pages += 1;
                 wait_ms += e["fields"]["wait_ms"].as_u64().unwrap_or(0);
                 ingest_ms += e["fields"]["ingest_ms"].as_u64().unwrap_or(0);
+                check_ms += e["fields"]["check_ms"].as_u64().unwrap_or(0);
+                build_ms += e["fields"]["build_ms"].as_u64().unwrap_or(0);
+                write_ms += e["fields"]["write_ms"].as_u64().unwrap_or(0);
             }
             page && e["fields"]["cursor"].as_u64() == Some(head)
         })
@@ -207,6 +211,10 @@ async fn main() {
         peak_kib as f64 / 1024.0
     );
     println!("receiver, {pages} pages: {wait_ms} ms waiting for pages, {ingest_ms} ms ingesting");
+    println!(
+        "  of which {check_ms} ms checking (parallel), {build_ms} ms building batches, \
+         {write_ms} ms writing them (synced)"
+    );
     hotline.shutdown().await.unwrap();
 }
 

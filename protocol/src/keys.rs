@@ -4,7 +4,6 @@
 
 use std::fmt;
 
-use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -170,15 +169,34 @@ pub fn verify_batch_strict(items: &[BatchItem<'_>]) -> Result<(), KeyError> {
     ed25519_dalek::verify_batch(&messages, &signatures, &keys).map_err(|_| KeyError::BadSignature)
 }
 
-/// Whether a signature's `R` is a canonical point encoding and not of small order, as
-/// `verify_strict` demands.
+/// Whether a signature's `R` could pass `verify_strict`: its y coordinate is canonical (below
+/// p) and it is not one of the eight small-order points (whichever sign bit). Byte checks only:
+/// whether `R` is on the curve at all is left to the batch equation, which fails otherwise.
 fn strict_r(signature: &[u8; 64]) -> bool {
-    let mut r_bytes = [0u8; 32];
-    r_bytes.copy_from_slice(&signature[..32]);
-    let compressed = CompressedEdwardsY(r_bytes);
-    compressed
-        .decompress()
-        .is_some_and(|r| !r.is_small_order() && r.compress() == compressed)
+    let mut r = [0u8; 32];
+    r.copy_from_slice(&signature[..32]);
+    canonical_y(&r) && !small_order_encoding(&r)
+}
+
+/// Whether the low 255 bits of `encoding` are below p = 2^255 - 19.
+fn canonical_y(encoding: &[u8; 32]) -> bool {
+    let top = encoding[31] & 0x7f;
+    !(top == 0x7f && encoding[1..31].iter().all(|&b| b == 0xff) && encoding[0] >= 0xed)
+}
+
+/// Whether `encoding` (sign bit ignored) is the y of a point of small order. Points sharing a
+/// y are P and -P, which have the same order, so ignoring the sign bit is exact.
+fn small_order_encoding(encoding: &[u8; 32]) -> bool {
+    static SMALL_ORDER: std::sync::LazyLock<[[u8; 32]; 8]> = std::sync::LazyLock::new(|| {
+        curve25519_dalek::constants::EIGHT_TORSION.map(|point| {
+            let mut y = point.compress().to_bytes();
+            y[31] &= 0x7f;
+            y
+        })
+    });
+    let mut y = *encoding;
+    y[31] &= 0x7f;
+    SMALL_ORDER.contains(&y)
 }
 
 impl fmt::Debug for PublicKey {
@@ -348,7 +366,62 @@ mod tests {
         assert!(plain_accepted > 0, "the pre-checks guard nothing here");
     }
 
+    /// The definition the byte checks replace: decompress, not small order, re-encodes equal.
+    fn strict_r_by_decompression(r: [u8; 32]) -> Option<bool> {
+        let compressed = curve25519_dalek::edwards::CompressedEdwardsY(r);
+        let point = compressed.decompress()?;
+        Some(!point.is_small_order() && point.compress() == compressed)
+    }
+
+    #[test]
+    fn byte_checks_of_r_match_decompression_on_edge_encodings() {
+        let mut cases: Vec<[u8; 32]> = curve25519_dalek::constants::EIGHT_TORSION
+            .iter()
+            .map(|p| p.compress().to_bytes())
+            .collect();
+        for case in cases.clone() {
+            let mut flipped = case;
+            flipped[31] ^= 0x80;
+            cases.push(flipped);
+        }
+        // Non-canonical encodings y + p of small y, and p - 1 .. p + 18 in general.
+        for low in 0xecu8..=0xff {
+            let mut y = [0xff; 32];
+            y[0] = low;
+            y[31] = 0x7f;
+            cases.push(y);
+            y[31] = 0xff;
+            cases.push(y);
+        }
+        for n in 0..=18u8 {
+            let mut y = [0u8; 32];
+            y[0] = n;
+            cases.push(y);
+        }
+        cases.push(
+            NodeKey::from_seed([1; 32]).sign(b"x").0[..32]
+                .try_into()
+                .unwrap(),
+        );
+        for r in cases {
+            let mut signature = [0u8; 64];
+            signature[..32].copy_from_slice(&r);
+            if let Some(expected) = strict_r_by_decompression(r) {
+                assert_eq!(strict_r(&signature), expected, "{}", hex::encode(r));
+            }
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn byte_checks_of_r_match_decompression(r in proptest::prelude::any::<[u8; 32]>()) {
+            let mut signature = [0u8; 64];
+            signature[..32].copy_from_slice(&r);
+            if let Some(expected) = strict_r_by_decompression(r) {
+                proptest::prop_assert_eq!(strict_r(&signature), expected);
+            }
+        }
+
         #[test]
         fn batch_agrees_with_verify_strict(
             corrupt in proptest::collection::vec(proptest::prelude::any::<bool>(), 1..24),

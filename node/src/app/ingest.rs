@@ -1,10 +1,13 @@
 //! Ingest: what a node accepts from a peer's page. Every record is authenticated (decoded,
-//! signed by its originator under a certificate that verifies now, not withdrawn) in parallel,
-//! then authorized from this node's side with `authorize()`, stored with its indexes and
-//! outbox fan-out, and the cursor advanced, in synced batches. Refused records are logged with
-//! their reason.
+//! signed by its originator under a certificate that verifies now) in parallel, then, under the
+//! store's write lock, checked against withdrawals and authorized from this node's side with
+//! `authorize()`, stored with its indexes and outbox fan-out, and the cursor advanced, in synced
+//! batches. Refused records are logged with their reason. The two halves are separate
+//! ([`App::check_page`], [`App::store_page`]) so one page is checked while the previous one is
+//! written.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use safeport_protocol::agreement::{Agreement, AgreementRevocation};
 use safeport_protocol::keys::PreparedKey;
@@ -16,6 +19,7 @@ use safeport_protocol::{
     AgencyId, Decision, RawRecord, RecordType, Request, Role, Subject, authorize,
 };
 
+use super::agreements::AgreementBook;
 use super::sync::Ingested;
 use super::{App, AppError};
 use crate::store::Rejection;
@@ -27,6 +31,18 @@ const MAX_VERIFY_THREADS: usize = 4;
 const VERIFY_BATCH: usize = 128;
 /// Pages smaller than this are verified on the calling thread.
 const PARALLEL_VERIFY_MIN_ITEMS: usize = 64;
+
+/// A page after [`App::check_page`], ready for [`App::store_page`].
+pub struct CheckedPage {
+    /// Originator certificates of the page that verified.
+    certificates: Vec<(AgencyId, String)>,
+    /// Per item, in page order.
+    checked: Vec<Checked>,
+    /// The agreements the reports were judged by.
+    book: Arc<AgreementBook>,
+    /// Time spent checking.
+    check_ms: u64,
+}
 
 /// One received record after the parallel checks.
 struct Checked {
@@ -62,8 +78,8 @@ impl App {
     }
 
     /// Checks that a decoded record's originator signed it (with a certificate that verifies
-    /// now; skipped when `signature_verified` says a batch already did) and has not withdrawn
-    /// it. Pure CPU work plus reads, so a page's records are authenticated in parallel.
+    /// now; skipped when `signature_verified` says a batch already did). Pure CPU work plus
+    /// reads, so a page's records are authenticated in parallel.
     fn authenticate(
         &self,
         raw: &RawRecord,
@@ -81,15 +97,15 @@ impl App {
             };
             verified.map_err(|e| e.to_string())?;
         }
-        if self
-            .store
-            .tombstone(&raw.id())
-            .map_err(|e| e.to_string())?
-            .is_some_and(|(tomb_origin, _)| tomb_origin == origin.as_str())
-        {
-            return Err("the originator has withdrawn this record".into());
-        }
         Ok(())
+    }
+
+    /// Whether the record's originator has withdrawn it (a tombstone is stored).
+    fn withdrawn(&self, raw: &RawRecord) -> Result<bool, AppError> {
+        Ok(self
+            .store
+            .tombstone(&raw.id())?
+            .is_some_and(|(origin, _)| origin == raw.header().origin.as_str()))
     }
 
     /// [`App::check_part`] for every item of a page, spread over the available cores. Reports
@@ -305,36 +321,75 @@ impl App {
         }
     }
 
-    /// Ingests a page pulled from `from`: verifies and authorizes every record, stores what
-    /// passes, logs what does not, fans stored records out, and advances the cursor: one
-    /// synced batch.
+    /// Ingests a page pulled from `from`: [`App::check_page`] then [`App::store_page`].
     pub fn ingest_page(&self, from: &AgencyId, page: &SyncPage) -> Result<Ingested, AppError> {
-        let now = self.now();
-        // Originator keys, each certificate verified and each key decompressed once per page.
+        let checked = self.check_page(from, page);
+        self.store_page(from, page, checked)
+    }
+
+    /// The CPU-bound half of ingest, without the store's write lock, so it can run while the
+    /// previous page is being written: certificates verified and keys prepared once per page,
+    /// signatures verified in batches on all cores, reports pre-judged against the agreements.
+    pub fn check_page(&self, from: &AgencyId, page: &SyncPage) -> CheckedPage {
+        let started = std::time::Instant::now();
+        let book = self.agreements();
         let mut keys: BTreeMap<AgencyId, PreparedKey> = BTreeMap::new();
-        let mut verified_pems: Vec<(AgencyId, String)> = Vec::new();
+        let mut certificates: Vec<(AgencyId, String)> = Vec::new();
         for pem in &page.certificates {
             // A certificate that does not verify is ignored; records that need it are refused.
             if let Ok(identity) = self.verify_certificate(pem)
                 && let Ok(key) = identity.key.prepare()
             {
-                verified_pems.push((identity.subject.agency.clone(), pem.clone()));
+                certificates.push((identity.subject.agency.clone(), pem.clone()));
                 keys.insert(identity.subject.agency, key);
             }
         }
-        let mut outcome = Ingested::default();
+        let checked = self.check_all(from, &page.items, &keys);
+        CheckedPage {
+            certificates,
+            checked,
+            book,
+            check_ms: started.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// The writing half of ingest: stores what passed (judged again if the agreements changed
+    /// since the check), logs what did not, fans stored records out, and advances the cursor,
+    /// in one synced batch.
+    pub fn store_page(
+        &self,
+        from: &AgencyId,
+        page: &SyncPage,
+        checked: CheckedPage,
+    ) -> Result<Ingested, AppError> {
+        let now = self.now();
+        let mut outcome = Ingested {
+            check_ms: checked.check_ms,
+            ..Ingested::default()
+        };
+        let started = std::time::Instant::now();
         let mut batch = self.store.batch();
-        for (agency, pem) in &verified_pems {
+        for (agency, pem) in &checked.certificates {
             batch.put_certificate(agency, pem)?;
         }
         // Records stored by this page so far (a withdrawal later in the page may name one).
         let mut inserted: Vec<RawRecord> = Vec::new();
-        let checked = self.check_all(from, &page.items, &keys);
-        // Whether an agreement record of this page changed the agreements reports were judged by.
-        let mut agreements_changed = false;
-        for (item, checked) in page.items.iter().zip(checked) {
+        // Whether the agreements reports were judged by have changed since: by an earlier page
+        // stored after this one was checked, or by an agreement record of this page.
+        let mut agreements_changed = !Arc::ptr_eq(&checked.book, &self.agreements());
+        if page.items.len() != checked.checked.len() {
+            return Err(AppError::Invalid(
+                "checked page does not match the page".into(),
+            ));
+        }
+        for (item, checked) in page.items.iter().zip(checked.checked) {
             let decoded = checked.raw;
             let verdict = match (&decoded, checked.authentic, checked.report_verdict) {
+                // Withdrawals may have been stored since the check: ask again, now, under
+                // the write lock.
+                (Some(raw), Ok(()), _) if self.withdrawn(raw)? => {
+                    Err("the originator has withdrawn this record".into())
+                }
                 (Some(_), Ok(()), Some(verdict)) if !agreements_changed => verdict,
                 (Some(raw), Ok(()), _) => self.admit(from, raw, &item.media),
                 (_, Err(reason), _) => Err(reason),
@@ -419,7 +474,10 @@ impl App {
             }
         }
         batch.set_cursor(from, page.next_cursor)?;
+        outcome.build_ms = started.elapsed().as_millis() as u64;
+        let started = std::time::Instant::now();
         let committed = batch.commit()?;
+        outcome.write_ms = started.elapsed().as_millis() as u64;
         outcome
             .committed
             .outbox_heads

@@ -394,9 +394,11 @@ async fn fetch_page(
     Ok(page)
 }
 
-/// Pulls every page waiting for this node at `peer`, ingesting each in one synced batch.
-/// The next page is requested while the current one is ingested, so the holder serves and
-/// this node stores at the same time; the cursor only ever advances with what was stored.
+/// Pulls every page waiting for this node at `peer`, storing each in one synced batch. Three
+/// things overlap: the next page is requested while the current one is checked, and the
+/// current one is checked (signatures, on all cores) while the previous one is written. Pages
+/// are written strictly in order, one after the other; the cursor only ever advances with
+/// what was stored.
 async fn pull_from(
     app: &Arc<App>,
     handle: &FederationHandle,
@@ -420,58 +422,91 @@ async fn pull_from(
     };
     let mut requested_after = cursor;
     let mut next = fetch(requested_after);
-    for _ in 0..MAX_PAGES_PER_PULL {
+    let mut writing: Option<tokio::task::JoinHandle<Result<(), String>>> = None;
+    let mut pages = 0;
+    loop {
         let waited = std::time::Instant::now();
-        let page = next.await.map_err(|e| e.to_string())??;
+        let page = match next.await.map_err(|e| e.to_string()) {
+            Ok(Ok(page)) => page,
+            Ok(Err(error)) | Err(error) => {
+                finish(writing).await?;
+                return Err(error);
+            }
+        };
         let wait_ms = waited.elapsed().as_millis() as u64;
-        let ingest_started = std::time::Instant::now();
+        pages += 1;
         // Only a page that advanced may lead to another (no endless "more" without progress).
-        let more = page.more && page.next_cursor > requested_after;
+        let more = page.more && page.next_cursor > requested_after && pages < MAX_PAGES_PER_PULL;
         if more {
             requested_after = page.next_cursor;
             next = fetch(requested_after);
         } else {
             next = tokio::spawn(async { Err(String::new()) });
         }
-        let ingested = {
-            let app = Arc::clone(app);
-            let peer = peer.clone();
-            tokio::task::spawn_blocking(move || app.ingest_page(&peer, &page)).await
+        let page = Arc::new(page);
+        let checked = {
+            let (app, peer, page) = (Arc::clone(app), peer.clone(), Arc::clone(&page));
+            tokio::task::spawn_blocking(move || app.check_page(&peer, &page))
         };
-        let ingested = match ingested {
-            Ok(Ok(ingested)) => ingested,
-            failed => {
+        let checked = checked.await.map_err(|e| e.to_string());
+        // The previous page must be stored before this one is.
+        let previous = finish(writing.take()).await;
+        let checked = match (previous, checked) {
+            (Ok(()), Ok(checked)) => checked,
+            (Err(error), _) | (_, Err(error)) => {
                 // The prefetched page is beyond what was stored: drop it, the next pull starts
                 // again from the stored cursor.
                 next.abort();
-                return Err(match failed {
-                    Ok(Err(e)) => e.to_string(),
-                    Err(e) => e.to_string(),
-                    Ok(Ok(_)) => String::new(),
-                });
+                return Err(error);
             }
         };
-        tracing::info!(
-            peer = %peer,
-            stored = ingested.stored,
-            duplicates = ingested.duplicates,
-            rejected = ingested.rejected,
-            cursor = ingested.cursor,
-            more,
-            wait_ms,
-            ingest_ms = ingest_started.elapsed().as_millis() as u64,
-            "ingested a page"
-        );
-        handle.record(peer, |p| {
-            p.received += ingested.stored as u64;
-            p.refused += ingested.rejected as u64;
-            p.last_error = None;
-        });
-        handle.committed(ingested.committed).await;
+        let (app, handle, peer) = (Arc::clone(app), handle.clone(), peer.clone());
+        writing = Some(tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let stored = {
+                let (app, peer, page) = (Arc::clone(&app), peer.clone(), Arc::clone(&page));
+                tokio::task::spawn_blocking(move || app.store_page(&peer, &page, checked)).await
+            };
+            let ingested = match stored {
+                Ok(Ok(ingested)) => ingested,
+                Ok(Err(error)) => return Err(error.to_string()),
+                Err(error) => return Err(error.to_string()),
+            };
+            tracing::info!(
+                peer = %peer,
+                stored = ingested.stored,
+                duplicates = ingested.duplicates,
+                rejected = ingested.rejected,
+                cursor = ingested.cursor,
+                more,
+                wait_ms,
+                ingest_ms = ingested.check_ms + started.elapsed().as_millis() as u64,
+                check_ms = ingested.check_ms,
+                build_ms = ingested.build_ms,
+                write_ms = ingested.write_ms,
+                "ingested a page"
+            );
+            handle.record(&peer, |p| {
+                p.received += ingested.stored as u64;
+                p.refused += ingested.rejected as u64;
+                p.last_error = None;
+            });
+            handle.committed(ingested.committed).await;
+            Ok(())
+        }));
         if !more {
-            return Ok(());
+            next.abort();
+            return finish(writing).await;
         }
     }
-    next.abort();
-    Ok(())
+}
+
+/// Waits for a page being written, if any.
+async fn finish(
+    writing: Option<tokio::task::JoinHandle<Result<(), String>>>,
+) -> Result<(), String> {
+    match writing {
+        Some(task) => task.await.map_err(|e| e.to_string())?,
+        None => Ok(()),
+    }
 }
