@@ -217,8 +217,12 @@ pub fn roles_allow(provider: Role, recipient: Role, record_type: RecordType) -> 
             provider == Role::Interpol && matches!(recipient, Role::Hotline | Role::Lea)
         }
         // Agreements and their revocations go to their parties; no scope carries them.
-        // Withdrawals follow the record they withdraw.
-        RecordType::Agreement | RecordType::AgreementRevocation | RecordType::Withdrawal => false,
+        // Withdrawals follow the record they withdraw; report statuses go back to the report's
+        // originator under the agreement the report came by.
+        RecordType::Agreement
+        | RecordType::AgreementRevocation
+        | RecordType::Withdrawal
+        | RecordType::ReportStatus => false,
     }
 }
 

@@ -55,6 +55,12 @@ pub enum Subject<'a> {
     },
     /// A version of the IWOL.
     Iwol,
+    /// A status of a forwarded report: it goes back only to the report's originator, and only
+    /// under an agreement by which that originator provides reports to the holder.
+    ReportStatus {
+        /// The report's originator.
+        report_origin: &'a AgencyId,
+    },
     /// An agreement record: it goes only to its own two parties.
     Agreement {
         /// The agreement's provider.
@@ -147,6 +153,9 @@ pub fn authorize(
             Decision::Deny(DenyReason::NotARecipient)
         };
     }
+    if let Subject::ReportStatus { report_origin } = subject {
+        return status_goes_back(agreements, request, report_origin);
+    }
     let mut best = DenyReason::NoAgreement;
     for agreement in agreements {
         let terms = agreement.terms();
@@ -195,7 +204,7 @@ fn covers(
                 Err(DenyReason::RecordTypeNotCovered)
             };
         }
-        Subject::Agreement { .. } | Subject::Withdrawal { .. } => {
+        Subject::Agreement { .. } | Subject::Withdrawal { .. } | Subject::ReportStatus { .. } => {
             return Err(DenyReason::NotAParty);
         }
     };
@@ -251,4 +260,33 @@ fn covers_hash_list(scope: &Scope, national_list: Option<Country>) -> Result<(),
         return Err(DenyReason::CountryNotCovered);
     }
     Ok(())
+}
+
+/// A report status goes from the holder to the report's originator when the originator
+/// provides reports to the holder under an agreement valid now (the way the report came).
+fn status_goes_back(
+    agreements: &[VerifiedAgreement],
+    request: Request<'_>,
+    report_origin: &AgencyId,
+) -> Decision {
+    if request.recipient != report_origin {
+        return Decision::Deny(DenyReason::NotAParty);
+    }
+    let mut best = DenyReason::NoAgreement;
+    for agreement in agreements {
+        let terms = agreement.terms();
+        if &terms.provider != report_origin || &terms.recipient != request.holder {
+            continue;
+        }
+        if !terms.is_valid_at(request.now) {
+            best = best.max(DenyReason::NotValidNow);
+        } else if !terms.scope.record_types.contains(&RecordType::Report) {
+            best = best.max(DenyReason::RecordTypeNotCovered);
+        } else {
+            return Decision::Allow {
+                agreement: Some(terms.agreement_id),
+            };
+        }
+    }
+    Decision::Deny(best)
 }

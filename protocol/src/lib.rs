@@ -5,7 +5,7 @@
 //! - [`ids`], [`hashes`]: validated identifiers and vocabulary.
 //! - [`encoding`]: the canonical binary encoding every signature and id is computed over.
 //! - [`keys`], [`signed`]: Ed25519 keys and signed record envelopes.
-//! - [`report`], [`agreement`], [`withdrawal`]: the record types.
+//! - [`report`], [`agreement`], [`withdrawal`], [`status`]: the record types.
 //! - [`authorize`](mod@authorize): the single default-deny gate for everything that leaves a node.
 //! - [`pki`]: the federation's X.509 certificates and CRLs.
 //! - [`sync`]: the messages peers exchange to pull records.
@@ -19,6 +19,7 @@ pub mod keys;
 pub mod pki;
 pub mod report;
 pub mod signed;
+pub mod status;
 pub mod sync;
 pub mod withdrawal;
 

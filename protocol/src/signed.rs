@@ -42,17 +42,20 @@ pub enum RecordType {
     HashList,
     /// A version of INTERPOL's "Worst Of" domain list (IWOL) published to subscribers.
     Iwol,
+    /// What the hotline a report was forwarded to did about it (see [`crate::status`]).
+    ReportStatus,
 }
 
 impl RecordType {
     /// All record types, in tag order.
-    pub const ALL: [RecordType; 6] = [
+    pub const ALL: [RecordType; 7] = [
         RecordType::Report,
         RecordType::Agreement,
         RecordType::AgreementRevocation,
         RecordType::Withdrawal,
         RecordType::HashList,
         RecordType::Iwol,
+        RecordType::ReportStatus,
     ];
 
     /// The lower-case name used in APIs and the CLI.
@@ -64,6 +67,7 @@ impl RecordType {
             RecordType::Withdrawal => "withdrawal",
             RecordType::HashList => "hash-list",
             RecordType::Iwol => "iwol",
+            RecordType::ReportStatus => "report-status",
         }
     }
 }

@@ -413,6 +413,47 @@ fn subscriptions_cover_exactly_their_lists() {
     );
 }
 
+#[test]
+fn report_status_goes_back_only_to_the_originator_under_its_agreement() {
+    // The world's agreement: nl-hotline provides reports to nl-police.
+    let w = world(|_| {});
+    let back = |recipient: &AgencyId, now: u64| {
+        authorize(
+            std::slice::from_ref(&w.agreement),
+            Request {
+                holder: &w.police,
+                recipient,
+                now: Timestamp::from_secs(now),
+            },
+            Subject::ReportStatus {
+                report_origin: &w.hotline,
+            },
+        )
+    };
+    assert!(back(&w.hotline, NOW).is_allowed());
+    assert_eq!(
+        back(&agency("interpol"), NOW),
+        Decision::Deny(DenyReason::NotAParty)
+    );
+    assert_eq!(
+        back(&w.hotline, 1_000),
+        Decision::Deny(DenyReason::NotValidNow)
+    );
+    // No agreement the other way round: the hotline cannot send statuses to the police.
+    let reverse = authorize(
+        std::slice::from_ref(&w.agreement),
+        Request {
+            holder: &w.hotline,
+            recipient: &w.police,
+            now: Timestamp::from_secs(NOW),
+        },
+        Subject::ReportStatus {
+            report_origin: &w.police,
+        },
+    );
+    assert_eq!(reverse, Decision::Deny(DenyReason::NoAgreement));
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

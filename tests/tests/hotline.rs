@@ -279,7 +279,75 @@ async fn crawled_and_classified_report_reaches_de_hotline_and_interpol_as_agreed
     assert_eq!(after.len(), 1, "{after:?}");
     assert_eq!(after[0]["item"]["classification"], "nationally-illegal");
 
-    for node in [&de, &interpol] {
+    // DE handles the report and tells NL what it did; the statuses reach NL only.
+    for (status, note) in [
+        ("notice-sent", "to the host's abuse desk"),
+        ("content-removed", ""),
+    ] {
+        admin
+            .call(
+                &de,
+                Method::POST,
+                &format!("/admin/received/nl-hotline/{key}/status"),
+                Some(json!({ "status": status, "note": note })),
+            )
+            .await
+            .unwrap();
+    }
+    wait_until(&nl, WAIT, "statuses at NL", |n| {
+        let mut k = [0u8; 16];
+        hex::decode_to_slice(&key, &mut k).unwrap();
+        n.store()
+            .report_statuses(&"nl-hotline".parse().unwrap(), &k, 10)
+            .unwrap()
+            .len()
+            == 2
+    })
+    .await
+    .unwrap();
+    let at_nl = admin
+        .call(&nl, Method::GET, &format!("/admin/reports/{key}"), None)
+        .await
+        .unwrap();
+    let statuses = at_nl["statuses"].as_array().unwrap();
+    assert_eq!(statuses.len(), 2, "{at_nl}");
+    assert!(statuses.iter().all(|s| s["by"] == "de-hotline"));
+    let names: Vec<&str> = statuses
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"notice-sent") && names.contains(&"content-removed"));
+    // INTERPOL has no agreement from NL for statuses to flow back on and sees none; a status
+    // for a report DE does not hold, or an unknown status, is refused and creates nothing.
+    assert!(
+        interpol
+            .store()
+            .records_of_type(safeport_protocol::RecordType::ReportStatus, None, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let (status, _) = admin
+        .try_call(
+            &de,
+            Method::POST,
+            &format!("/admin/received/nl-hotline/{}/status", "00".repeat(16)),
+            Some(json!({ "status": "notice-sent" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.as_u16(), 404);
+    let (status, _) = admin
+        .try_call(
+            &de,
+            Method::POST,
+            &format!("/admin/received/nl-hotline/{key}/status"),
+            Some(json!({ "status": "vanished" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status.as_u16(), 400);
+
+    for node in [&nl, &de, &interpol] {
         assert!(node.store().rejections(10).unwrap().is_empty());
     }
     for node in [nl, de, interpol] {

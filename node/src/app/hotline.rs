@@ -73,6 +73,8 @@ pub struct HotlineReport {
     pub record_id: RecordId,
     /// Its media items.
     pub items: Vec<MediaItem>,
+    /// What the hotlines it was forwarded to reported doing about it.
+    pub statuses: Vec<super::received::StatusView>,
 }
 
 /// Checks a reported URL: http(s), a host, no credentials, bounded length.
@@ -184,11 +186,13 @@ impl App {
         let record = self.store.record(&record_id)?.ok_or(AppError::NotFound)?;
         let report = record.into_typed::<Report>()?.body().clone();
         let items = self.report_items(&report)?;
+        let statuses = self.statuses_of(self.me(), report_key)?;
         Ok(HotlineReport {
             local,
             report,
             record_id,
             items,
+            statuses,
         })
     }
 

@@ -14,6 +14,7 @@ use safeport_protocol::keys::PreparedKey;
 use safeport_protocol::pki::{self, AgencyIdentity, CertPolicy, Crl};
 use safeport_protocol::report::{MediaItem, Report};
 use safeport_protocol::signed::verify_records_batch;
+use safeport_protocol::status::ReportStatus;
 use safeport_protocol::sync::{SyncItem, SyncPage};
 use safeport_protocol::{
     AgencyId, Decision, RawRecord, RecordType, Request, Role, Subject, authorize,
@@ -254,6 +255,34 @@ impl App {
                 self.admit_withdrawal(raw)?;
                 Ok(None)
             }
+            RecordType::ReportStatus => {
+                let typed = raw
+                    .clone()
+                    .into_typed::<ReportStatus>()
+                    .map_err(|e| e.to_string())?;
+                let status = typed.body();
+                if origin != from {
+                    return Err("a report status comes only from its author".into());
+                }
+                if &status.report_origin != self.me() {
+                    return Err("a report status goes only to the report's originator".into());
+                }
+                let subject = Subject::ReportStatus {
+                    report_origin: &status.report_origin,
+                };
+                if let Decision::Deny(reason) = authorize(agreements, request, subject) {
+                    return Err(format!("no agreement covers this status ({reason:?})"));
+                }
+                if self
+                    .store
+                    .report_head(self.me(), &status.report_key)
+                    .map_err(|e| e.to_string())?
+                    .is_none()
+                {
+                    return Err("a status about a report this node does not have".into());
+                }
+                Ok(None)
+            }
             // Subscriptions to these can be agreed already; their bodies come with the
             // hash-list and IWOL features, and until then nothing of them is accepted.
             RecordType::HashList | RecordType::Iwol => Err(format!(
@@ -407,6 +436,11 @@ impl App {
                     match raw.header().record_type {
                         RecordType::Withdrawal => {
                             self.apply_withdrawal(&mut batch, &raw, &inserted)?;
+                        }
+                        RecordType::ReportStatus => {
+                            let status = raw.clone().into_typed::<ReportStatus>()?;
+                            let body = status.body();
+                            batch.index_status(&body.report_origin, &body.report_key, &raw.id())?;
                         }
                         RecordType::Agreement
                         | RecordType::AgreementRevocation

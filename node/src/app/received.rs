@@ -5,14 +5,19 @@
 use safeport_protocol::report::{MediaItem, Report};
 use safeport_protocol::{AgencyId, Classification, RecordId, Role, Timestamp};
 
+use safeport_protocol::RecordBody;
+use safeport_protocol::status::{ReportStatus, TakedownStatus};
+
 use super::{App, AppError};
-use crate::store::StoreBatch;
 use crate::store::icse::IcseEntry;
+use crate::store::{Committed, StoreBatch};
 
 /// Most index keys one ICSE listing reads (bounds a query's cost on a large collection).
 pub const MAX_ICSE_SCAN: usize = 200_000;
 /// Most entries one ICSE query returns.
 pub const MAX_ICSE_RESULTS: usize = 1000;
+/// Most statuses shown for one report.
+pub const MAX_STATUSES: usize = 200;
 
 /// A report received from another agency, as held here.
 #[derive(Debug, Clone)]
@@ -55,7 +60,75 @@ impl IcseQuery {
     }
 }
 
+/// A status another hotline reported about one of this node's reports.
+#[derive(Debug, Clone)]
+pub struct StatusView {
+    /// The hotline that reported it.
+    pub by: AgencyId,
+    /// When it signed it.
+    pub at: Timestamp,
+    /// The status.
+    pub status: ReportStatus,
+}
+
 impl App {
+    /// A hotline that handles a forwarded report tells its originator what it did: a signed
+    /// status record that goes back to the originator only.
+    pub fn send_status(
+        &self,
+        report_origin: &AgencyId,
+        report_key: &[u8; 16],
+        status: TakedownStatus,
+        note: Option<String>,
+    ) -> Result<Committed, AppError> {
+        if report_origin == self.me() {
+            return Err(AppError::Invalid(
+                "statuses are for reports of other hotlines".into(),
+            ));
+        }
+        if self.store.report_head(report_origin, report_key)?.is_none() {
+            return Err(AppError::NotFound);
+        }
+        let body = ReportStatus {
+            report_origin: report_origin.clone(),
+            report_key: *report_key,
+            status,
+            note,
+        };
+        body.validate().map_err(AppError::Invalid)?;
+        let (record, _guard) = self.sign_own(body)?;
+        let id = record.id();
+        self.store_and_share_with(record.raw(), None, |batch| {
+            batch.index_status(report_origin, report_key, &id)?;
+            Ok(())
+        })
+    }
+
+    /// Statuses of a report, oldest first (by signing time).
+    pub fn statuses_of(
+        &self,
+        report_origin: &AgencyId,
+        report_key: &[u8; 16],
+    ) -> Result<Vec<StatusView>, AppError> {
+        let mut out = Vec::new();
+        for id in self
+            .store
+            .report_statuses(report_origin, report_key, MAX_STATUSES)?
+        {
+            let Some(raw) = self.store.record(&id)? else {
+                continue;
+            };
+            let typed = raw.into_typed::<ReportStatus>()?;
+            out.push(StatusView {
+                by: typed.header().origin.clone(),
+                at: typed.header().created_at,
+                status: typed.body().clone(),
+            });
+        }
+        out.sort_by_key(|s| s.at);
+        Ok(out)
+    }
+
     /// Reports from other agencies held here, latest revision each, at most `limit`.
     pub fn received_reports(
         &self,

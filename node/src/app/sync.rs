@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use safeport_protocol::agreement::{Agreement, AgreementRevocation, MediaAccess};
 use safeport_protocol::report::{MediaItem, Report};
+use safeport_protocol::status::ReportStatus;
 use safeport_protocol::sync::{
     MAX_PAGE_CERTIFICATES, MAX_PAGE_ITEMS, PAGE_SOFT_LIMIT_BYTES, SyncItem, SyncPage,
 };
@@ -119,6 +120,15 @@ impl App {
             }
             // Not produced by this node yet (see ingest): nothing to disclose.
             RecordType::HashList | RecordType::Iwol => Ok(None),
+            RecordType::ReportStatus => {
+                let status = record.clone().into_typed::<ReportStatus>()?;
+                let subject = Subject::ReportStatus {
+                    report_origin: &status.body().report_origin,
+                };
+                Ok(authorize(agreements, request, subject)
+                    .is_allowed()
+                    .then(Vec::new))
+            }
             RecordType::AgreementRevocation => {
                 let revocation = record.clone().into_typed::<AgreementRevocation>()?;
                 let book = self.agreements();

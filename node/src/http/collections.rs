@@ -2,9 +2,11 @@
 //! other hotlines, originator signature kept) and INTERPOL's ICSE collection. On the
 //! token-protected admin listener, like the report API.
 
+use axum::extract::Path;
 use axum::extract::{Query, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use safeport_protocol::status::TakedownStatus;
 use safeport_protocol::{AgencyId, Classification};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,6 +21,7 @@ use crate::store::MAX_PAGE;
 pub fn routes() -> Router<AdminState> {
     Router::new()
         .route("/admin/received", get(received))
+        .route("/admin/received/{origin}/{key}/status", post(send_status))
         .route("/admin/icse", get(icse))
 }
 
@@ -127,4 +130,36 @@ async fn icse(
             })
             .collect(),
     )))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: String,
+    note: Option<String>,
+}
+
+async fn send_status(
+    State(state): State<AdminState>,
+    Path((origin, key)): Path<(String, String)>,
+    body: Result<Json<StatusBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    let origin = agency(&origin)?;
+    let mut report_key = [0u8; 16];
+    hex::decode_to_slice(&key, &mut report_key)
+        .map_err(|_| ApiError::BadRequest("report keys are 32 hex digits".into()))?;
+    let status = TakedownStatus::parse(&body.status).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "unknown status {:?}: use notice-sent, content-removed, content-still-online or \
+             passed-to-police",
+            body.status
+        ))
+    })?;
+    let committed = blocking(&state.app, move |app| {
+        app.send_status(&origin, &report_key, status, body.note)
+    })
+    .await?;
+    state.federation.committed(committed).await;
+    Ok(Json(json!({ "status": status.as_str() })))
 }

@@ -218,6 +218,7 @@ fn report_view(report: &HotlineReport) -> Value {
         report,
         record_id,
         items,
+        statuses,
     } = report;
     json!({
         "report_key": hex::encode(local.report_key),
@@ -243,6 +244,12 @@ fn report_view(report: &HotlineReport) -> Value {
             "fetched_at": page.fetched_at.to_string(),
         })),
         "items": items.iter().map(ItemView::from).collect::<Vec<_>>(),
+        "statuses": statuses.iter().map(|s| json!({
+            "by": s.by.as_str(),
+            "at": s.at.to_string(),
+            "status": s.status.status.as_str(),
+            "note": s.status.note,
+        })).collect::<Vec<_>>(),
     })
 }
 

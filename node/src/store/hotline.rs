@@ -7,8 +7,18 @@ use safeport_protocol::encoding;
 use safeport_protocol::report::IntakeChannel;
 use serde::{Deserialize, Serialize};
 
+use safeport_protocol::{AgencyId, RecordId};
+
 use super::batch::StoreBatch;
+use super::codec::{KeyReader, KeyWriter};
 use super::{MAX_PAGE, Store, StoreError, Table};
+
+fn status_prefix(origin: &AgencyId, report_key: &[u8; 16]) -> Vec<u8> {
+    KeyWriter::new()
+        .str(origin.as_str())
+        .array(report_key)
+        .finish()
+}
 
 /// Largest stored local report (remarks and the crawl log are bounded well below).
 const MAX_LOCAL_REPORT_BYTES: usize = 1024 * 1024;
@@ -115,6 +125,31 @@ impl Store {
         Ok(out)
     }
 
+    /// Status records about one report (sent by the hotlines it was forwarded to), at most
+    /// `limit`.
+    pub fn report_statuses(
+        &self,
+        origin: &AgencyId,
+        report_key: &[u8; 16],
+        limit: usize,
+    ) -> Result<Vec<RecordId>, StoreError> {
+        let prefix = status_prefix(origin, report_key);
+        let mut out = Vec::new();
+        for entry in self.scan_prefix(Table::ReportStatuses, &prefix, None, false)? {
+            if out.len() >= limit.min(MAX_PAGE) {
+                break;
+            }
+            let (key, _) = entry.map_err(|e| self.db_err(e))?;
+            let mut reader = KeyReader::new(&key[prefix.len()..]);
+            out.push(RecordId(
+                reader
+                    .array::<32>()
+                    .map_err(|_| corrupt(Table::ReportStatuses))?,
+            ));
+        }
+        Ok(out)
+    }
+
     /// Reports waiting for a crawl, oldest first, at most `limit`.
     pub fn crawl_queue(&self, limit: usize) -> Result<Vec<[u8; 16]>, StoreError> {
         let mut out = Vec::new();
@@ -149,6 +184,20 @@ impl StoreBatch<'_> {
     pub fn queue_crawl(&mut self, report_key: &[u8; 16]) -> Result<(), StoreError> {
         self.batch
             .put_cf(self.store.cf(Table::CrawlQueue)?, report_key, []);
+        Ok(())
+    }
+
+    /// Indexes a status record under the report it is about.
+    pub fn index_status(
+        &mut self,
+        origin: &AgencyId,
+        report_key: &[u8; 16],
+        status: &RecordId,
+    ) -> Result<(), StoreError> {
+        let mut key = status_prefix(origin, report_key);
+        key.extend_from_slice(&KeyWriter::new().array(&status.0).finish());
+        self.batch
+            .put_cf(self.store.cf(Table::ReportStatuses)?, key, []);
         Ok(())
     }
 

@@ -97,11 +97,13 @@ pub enum Table {
     IcseItems,
     /// ICSE by intake time: `(received_at u64, sha256[32], origin, report_key[16])` -> empty.
     IcseByTime,
+    /// Status records by report: `(report origin, report_key[16], status record id[32])`.
+    ReportStatuses,
 }
 
 impl Table {
     /// Every table, in creation order.
-    pub const ALL: [Table; 18] = [
+    pub const ALL: [Table; 19] = [
         Table::Meta,
         Table::Records,
         Table::RecordsByOrigin,
@@ -120,6 +122,7 @@ impl Table {
         Table::BlobQueue,
         Table::IcseItems,
         Table::IcseByTime,
+        Table::ReportStatuses,
     ];
 
     /// The column family name, including the table's layout version.
@@ -143,6 +146,7 @@ impl Table {
             Table::BlobQueue => "blob_queue_v1",
             Table::IcseItems => "icse_items_v1",
             Table::IcseByTime => "icse_by_time_v1",
+            Table::ReportStatuses => "report_statuses_v1",
         }
     }
 }
