@@ -325,9 +325,7 @@ async fn analyst_scripts_intake_and_classification_with_the_cli() {
         .add_agency("nl-hotline", Role::Hotline, "NL")
         .unwrap();
     let mut config = hotline_dir.config().unwrap();
-    config.crawler.allow_private_addresses = true;
-    config.crawler.max_media_bytes = 1024 * 1024;
-    config.crawler.fetch_timeout = Duration::from_secs(2);
+    safeport_tests::website::crawl_locally(&mut config, dir.path(), "NL").unwrap();
     let hotline = safeport_node::start(config).await.unwrap();
     let at = target(&hotline, &hotline_dir.dir);
 

@@ -62,12 +62,7 @@ async fn hotline(dir: &Path) -> RunningNode {
         .add_agency("nl-hotline", Role::Hotline, "NL")
         .unwrap();
     let mut config = agency.config().unwrap();
-    config.crawler.allow_private_addresses = true;
-    config.crawler.max_media_bytes = 1024 * 1024;
-    config.crawler.fetch_timeout = Duration::from_secs(2);
-    let table = dir.join("geo.csv");
-    std::fs::write(&table, "127.0.0.0/8,DE\n").unwrap();
-    config.hotline.geo_cidr_table = Some(table);
+    website::crawl_locally(&mut config, dir, "DE").unwrap();
     safeport_node::start(config).await.unwrap()
 }
 

@@ -14,8 +14,26 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use image::{ImageFormat, Rgb, RgbImage};
 
-/// Bytes larger than the crawler's media limit in the scenarios (they set 1 MiB).
+/// Bytes larger than the crawler's media limit in the scenarios ([`crawl_locally`] sets 1 MiB).
 pub const OVERSIZED_BYTES: usize = 2 * 1024 * 1024;
+/// The crawler's fetch deadline in the scenarios.
+pub const FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Lets a node's crawler visit the test website: loopback allowed, a 1 MiB media limit, a
+/// 2 s fetch deadline, and a CIDR table in `dir` that places loopback in `country`.
+pub fn crawl_locally(
+    config: &mut safeport_node::config::NodeConfig,
+    dir: &std::path::Path,
+    country: &str,
+) -> anyhow::Result<()> {
+    config.crawler.allow_private_addresses = true;
+    config.crawler.max_media_bytes = 1024 * 1024;
+    config.crawler.fetch_timeout = FETCH_TIMEOUT;
+    let table = dir.join("geo.csv");
+    std::fs::write(&table, format!("127.0.0.0/8,{country}\n"))?;
+    config.hotline.geo_cidr_table = Some(table);
+    Ok(())
+}
 
 /// A generated picture, distinct per `seed`, encoded as PNG or JPEG.
 pub fn picture(seed: u32, format: ImageFormat) -> anyhow::Result<Vec<u8>> {

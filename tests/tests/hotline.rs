@@ -5,8 +5,6 @@
 //! intact. INTERPOL's ICSE collection answers by hash, hotline, classification and date.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::time::Duration;
-
 use reqwest::Method;
 use safeport_node::RunningNode;
 use safeport_protocol::Role;
@@ -56,12 +54,7 @@ async fn crawled_and_classified_report_reaches_de_hotline_and_interpol_as_agreed
             .config()
             .unwrap();
         if agency == "nl-hotline" {
-            config.crawler.allow_private_addresses = true;
-            config.crawler.max_media_bytes = 1024 * 1024;
-            config.crawler.fetch_timeout = Duration::from_secs(2);
-            let table = dir.path().join("geo.csv");
-            std::fs::write(&table, "127.0.0.0/8,DE\n").unwrap();
-            config.hotline.geo_cidr_table = Some(table);
+            website::crawl_locally(&mut config, dir.path(), "DE").unwrap();
         }
         nodes.push(safeport_node::start(config).await.unwrap());
     }
