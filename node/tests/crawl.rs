@@ -341,3 +341,56 @@ async fn bad_input_is_refused_and_failures_are_bounded_and_kept() {
 
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_on_a_local_hash_list_are_classified_automatically_and_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = website::serve().await.unwrap();
+    let federation = TestFederation::create(dir.path(), "Test Federation").unwrap();
+    let agency = federation
+        .add_agency("nl-hotline", Role::Hotline, "NL")
+        .unwrap();
+    let mut config = agency.config().unwrap();
+    website::crawl_locally(&mut config, dir.path(), "DE").unwrap();
+    // One picture known by SHA-256, another by MD5.
+    let list = dir.path().join("known.csv");
+    std::fs::write(
+        &list,
+        format!(
+            "algorithm,value,category\nsha256,{},baseline\nmd5,{},nationally-illegal\n",
+            coreutils("sha256sum", &site.media["/img/one.png"]),
+            coreutils("md5sum", &site.media["/img/two.jpg"]),
+        ),
+    )
+    .unwrap();
+    config.hotline.local_hash_list = Some(list);
+    let node = safeport_node::start(config).await.unwrap();
+    let api = Api::of(&node);
+
+    let report = intake_and_crawl(&node, &api, &site.url("/gallery")).await;
+    let by_url = |path: &str| {
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["source_url"] == site.url(path))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_url("/img/one.png")["classification"], "baseline");
+    assert_eq!(
+        by_url("/img/one.png")["assessed_by"],
+        "hash-list:local:known@1"
+    );
+    assert_eq!(
+        by_url("/img/two.jpg")["classification"],
+        "nationally-illegal"
+    );
+    assert_eq!(
+        by_url("/img/two.jpg")["assessed_by"],
+        "hash-list:local:known@1"
+    );
+    assert_eq!(by_url("/img/three.png")["classification"], "unassessed");
+    assert!(by_url("/img/three.png")["assessed_by"].is_null());
+    node.shutdown().await.unwrap();
+}
