@@ -26,8 +26,6 @@ use super::{App, AppError};
 use crate::store::Rejection;
 use crate::store::media::PendingBlob;
 
-/// At most this many threads verify one page's signatures.
-const MAX_VERIFY_THREADS: usize = 4;
 /// Signatures verified in one batch; a bad one costs its batch a one-by-one re-check.
 const VERIFY_BATCH: usize = 128;
 /// Pages smaller than this are verified on the calling thread.
@@ -118,33 +116,13 @@ impl App {
         items: &[SyncItem],
         keys: &BTreeMap<AgencyId, PreparedKey>,
     ) -> Vec<Checked> {
-        let threads = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .min(MAX_VERIFY_THREADS);
-        if threads < 2 || items.len() < PARALLEL_VERIFY_MIN_ITEMS {
-            return self.check_part(from, items, keys);
-        }
-        let chunk = items.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = items
-                .chunks(chunk)
-                .map(|part| {
-                    (
-                        part.len(),
-                        scope.spawn(move || self.check_part(from, part, keys)),
-                    )
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|(len, worker)| {
-                    worker.join().unwrap_or_else(|_| {
-                        // A panicking verifier refuses its part; nothing unverified is stored.
-                        (0..len).map(|_| Checked::failed()).collect()
-                    })
-                })
-                .collect()
-        })
+        // A panicking verifier refuses its part; nothing unverified is stored.
+        super::parallel::map_chunks(
+            items,
+            PARALLEL_VERIFY_MIN_ITEMS,
+            |part| self.check_part(from, part, keys),
+            Checked::failed,
+        )
     }
 
     /// Decodes, authenticates and (for reports) pre-admits consecutive items of a page.

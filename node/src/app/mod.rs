@@ -7,7 +7,9 @@
 pub mod agreements;
 pub mod hotline;
 mod ingest;
+mod parallel;
 pub mod received;
+mod serve;
 pub mod sync;
 #[cfg(test)]
 mod tests;

@@ -1,16 +1,11 @@
-//! Scoped sync, holder side: what enters each peer's outbox and what a pull returns. Every
-//! decision goes through `authorize()`: when a record is stored (outbox fan-out) and again when
-//! it is served (so a revoked agreement stops the flow at once). The receiving side is
+//! Scoped sync, holder side: what enters each peer's outbox. Every decision goes through
+//! `authorize()`: when a record is stored (outbox fan-out) and again when it is served
+//! (`serve.rs`, so a revoked agreement stops the flow at once). The receiving side is
 //! `ingest.rs`.
-
-use std::collections::BTreeMap;
 
 use safeport_protocol::agreement::{Agreement, AgreementRevocation, MediaAccess};
 use safeport_protocol::report::{MediaItem, Report};
 use safeport_protocol::status::ReportStatus;
-use safeport_protocol::sync::{
-    MAX_PAGE_CERTIFICATES, MAX_PAGE_ITEMS, PAGE_SOFT_LIMIT_BYTES, SyncItem, SyncPage,
-};
 use safeport_protocol::withdrawal::Withdrawal;
 use safeport_protocol::{AgencyId, RawRecord, RecordId, RecordType, Request, Subject, authorize};
 
@@ -336,71 +331,5 @@ impl App {
             after = Some(last);
         }
         Ok(committed)
-    }
-
-    /// Serves a pull from `recipient` (an admitted peer): the next page of its outbox, each
-    /// record re-authorized now, with the media items it may see and the originators'
-    /// certificates.
-    pub fn serve_pull(
-        &self,
-        recipient: &AgencyId,
-        after: u64,
-        limit: u32,
-    ) -> Result<SyncPage, AppError> {
-        let limit = limit.clamp(1, MAX_PAGE_ITEMS) as usize;
-        let entries = self.store.outbox_page(recipient, after, limit)?;
-        let head = self.store.outbox_head(recipient)?;
-        let mut items = Vec::new();
-        let mut certificates: BTreeMap<AgencyId, String> = BTreeMap::new();
-        let mut next_cursor = after;
-        let mut bytes = 0usize;
-        for (position, id) in entries {
-            if bytes >= PAGE_SOFT_LIMIT_BYTES {
-                break;
-            }
-            let origin_certificate_missing =
-                |origin: &AgencyId, certs: &BTreeMap<AgencyId, String>| {
-                    !certs.contains_key(origin) && certs.len() >= MAX_PAGE_CERTIFICATES
-                };
-            let Some(raw) = self.store.record(&id)? else {
-                next_cursor = position;
-                continue;
-            };
-            let origin = raw.header().origin.clone();
-            if origin_certificate_missing(&origin, &certificates) {
-                break;
-            }
-            let report = match raw.header().record_type {
-                RecordType::Report => Some(raw.clone().into_typed::<Report>()?),
-                _ => None,
-            };
-            let report_items = match &report {
-                Some(report) => self.report_items(report.body())?,
-                None => Vec::new(),
-            };
-            let context = report.as_ref().map(|r| (r.body(), report_items.as_slice()));
-            next_cursor = position;
-            // Skipped (no longer authorized) items still advance the cursor.
-            let Some(media) = self.disclosure(&raw, recipient, context)? else {
-                continue;
-            };
-            if !certificates.contains_key(&origin)
-                && let Some(pem) = self.store.certificate(&origin)?
-            {
-                certificates.insert(origin, pem);
-            }
-            bytes += raw.bytes().len();
-            items.push(SyncItem {
-                position,
-                record: raw.bytes().to_vec(),
-                media,
-            });
-        }
-        Ok(SyncPage {
-            items,
-            certificates: certificates.into_values().collect(),
-            next_cursor,
-            more: next_cursor < head,
-        })
     }
 }
