@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use safeport_node::media::{hash_media, pdq};
+use safeport_node::media::{hash_media, pdq, pdq_dihedral};
 
 fn testdata() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/pdq")
@@ -84,4 +84,39 @@ fn every_bridge_edit_matches_the_original() {
             .pdq
             .unwrap();
     assert!(rotated.distance(original.bits()) > pdq::MATCH_DISTANCE);
+}
+
+#[test]
+fn the_dihedral_hashes_of_the_original_are_the_hashes_of_its_eight_forms() {
+    let original = std::fs::read(testdata().join("dih/bridge-1-original.jpg")).unwrap();
+    let forms = pdq_dihedral(&original).unwrap().unwrap();
+    let dih: Vec<Expected> = expected()
+        .into_iter()
+        .filter(|e| e.file.starts_with("dih/"))
+        .collect();
+    assert_eq!(dih.len(), 8);
+    // Derived from the original's DCT, each form matches the published hash of the actually
+    // transformed file (resampling makes them differ by a few bits, as in the reference).
+    let distances: Vec<u32> = forms
+        .iter()
+        .zip(&dih)
+        .map(|(form, published)| form.distance(&published.bits))
+        .collect();
+    assert_eq!(distances[0], 0);
+    assert!(
+        distances.iter().all(|&d| d <= pdq::MATCH_DISTANCE),
+        "distances to the published forms: {distances:?}"
+    );
+    // And each transformed file, hashed directly, is found among the original's eight forms.
+    for published in &dih {
+        let bytes = std::fs::read(testdata().join(&published.file)).unwrap();
+        let direct = hash_media(&bytes).pdq.unwrap();
+        assert!(
+            forms
+                .iter()
+                .any(|f| f.distance(direct.bits()) <= pdq::MATCH_DISTANCE),
+            "{} not found among the dihedral forms",
+            published.file
+        );
+    }
 }

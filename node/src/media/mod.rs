@@ -80,8 +80,22 @@ pub fn hash_media(bytes: &[u8]) -> MediaHashes {
     hashes
 }
 
+/// The PDQ hashes of an image's eight dihedral forms (see [`pdq::hash_rgb_dihedral`]), for
+/// finding a rotated or mirrored copy of a known picture.
+pub fn pdq_dihedral(bytes: &[u8]) -> Result<Option<[PdqHash; 8]>, String> {
+    let rgb = decode_shrunk(bytes)?.1;
+    Ok(pdq::hash_rgb_dihedral(&rgb))
+}
+
 /// Decodes an image within bounds, and hashes it at most [`pdq::DOWNSAMPLE_TO`] a side.
 fn perceptual(bytes: &[u8]) -> Result<((u32, u32), Option<PdqHash>), String> {
+    let (dimensions, rgb) = decode_shrunk(bytes)?;
+    Ok((dimensions, pdq::hash_rgb(&rgb)))
+}
+
+/// Decodes an image within bounds and shrinks it to at most [`pdq::DOWNSAMPLE_TO`] a side;
+/// also returns its original dimensions.
+fn decode_shrunk(bytes: &[u8]) -> Result<((u32, u32), RgbImage), String> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| format!("image format: {e}"))?;
@@ -96,8 +110,7 @@ fn perceptual(bytes: &[u8]) -> Result<((u32, u32), Option<PdqHash>), String> {
     let dimensions = (image.width(), image.height());
     let rgb = image.to_rgb8();
     drop(image);
-    let rgb = shrink_to_fit(rgb, pdq::DOWNSAMPLE_TO)?;
-    Ok((dimensions, pdq::hash_rgb(&rgb)))
+    Ok((dimensions, shrink_to_fit(rgb, pdq::DOWNSAMPLE_TO)?))
 }
 
 /// Shrinks an image to fit a `side`-pixel square, keeping its aspect ratio (bilinear, with

@@ -29,6 +29,50 @@ const JAROSZ_WINDOW_DIVISOR: usize = 128;
 /// The hash of an image already shrunk to at most [`DOWNSAMPLE_TO`] pixels a side, or `None`
 /// when it is smaller than [`MIN_DIMENSION`] in either direction.
 pub fn hash_rgb(image: &RgbImage) -> Option<PdqHash> {
+    let (dct, quality) = dct_and_quality(image)?;
+    PdqHash::new(bits_above_median(&dct), quality).ok()
+}
+
+/// The hashes of the image's eight dihedral forms, in the reference's order: original,
+/// rotated 90, 180 and 270 degrees (anticlockwise), flipped about the x axis, about the y
+/// axis, about the main diagonal and about the other diagonal. One DCT serves all eight: each
+/// form is a sign pattern and possibly a transposition of the original's coefficients.
+pub fn hash_rgb_dihedral(image: &RgbImage) -> Option<[PdqHash; 8]> {
+    let (dct, quality) = dct_and_quality(image)?;
+    // (transpose, whether coefficient (i, j) keeps its sign) per form.
+    let forms: [(bool, SignRule); 8] = [
+        (false, |_, _| true),
+        (true, |_, j| j % 2 == 1),
+        (false, |i, j| (i + j) % 2 == 0),
+        (true, |i, _| i % 2 == 1),
+        (false, |i, _| i % 2 == 1),
+        (false, |_, j| j % 2 == 1),
+        (true, |_, _| true),
+        (true, |i, j| (i + j) % 2 == 0),
+    ];
+    let hashes = forms.map(|(transpose, positive)| {
+        let mut form = [[0f32; 16]; 16];
+        for (i, row) in dct.iter().enumerate() {
+            for (j, &value) in row.iter().enumerate() {
+                let value = if positive(i, j) { value } else { -value };
+                if transpose {
+                    form[j][i] = value;
+                } else {
+                    form[i][j] = value;
+                }
+            }
+        }
+        PdqHash::new(bits_above_median(&form), quality).ok()
+    });
+    let [a, b, c, d, e, f, g, h] = hashes;
+    Some([a?, b?, c?, d?, e?, f?, g?, h?])
+}
+
+/// Whether DCT coefficient (row, column) keeps its sign in a dihedral form.
+type SignRule = fn(usize, usize) -> bool;
+
+/// Luminance, Jarosz filters, 64x64 decimation: the DCT block and the quality score.
+fn dct_and_quality(image: &RgbImage) -> Option<([[f32; 16]; 16], u8)> {
     let (width, height) = image.dimensions();
     if width < MIN_DIMENSION || height < MIN_DIMENSION {
         return None;
@@ -50,10 +94,7 @@ pub fn hash_rgb(image: &RgbImage) -> Option<PdqHash> {
         }
     }
     let block = decimate(&luma, rows, cols);
-    let quality = quality(&block);
-    let dct = dct_64_to_16(&block);
-    let bits = bits_above_median(&dct);
-    PdqHash::new(bits, quality).ok()
+    Some((dct_64_to_16(&block), quality(&block)))
 }
 
 fn jarosz_window(dimension: usize) -> usize {
