@@ -13,6 +13,7 @@ pub mod federation;
 pub mod geo;
 pub mod http;
 pub mod identity;
+pub mod matching;
 pub mod media;
 pub mod net;
 mod running;

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use safeport_node::matching::pdq_index::{PdqIndex, bits_of};
 use safeport_node::media::{hash_media, pdq, pdq_dihedral};
 
 fn testdata() -> PathBuf {
@@ -117,6 +118,55 @@ fn the_dihedral_hashes_of_the_original_are_the_hashes_of_its_eight_forms() {
                 .any(|f| f.distance(direct.bits()) <= pdq::MATCH_DISTANCE),
             "{} not found among the dihedral forms",
             published.file
+        );
+    }
+}
+
+#[test]
+fn the_index_finds_every_edit_and_every_dihedral_form_among_unrelated_hashes() {
+    // The reference images' published hashes, among 20,000 unrelated ones.
+    let cases = expected();
+    let mut hashes: Vec<[u64; 4]> = (0..20_000u64)
+        .map(|i| {
+            let x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            [x, x.rotate_left(17) ^ i, x.rotate_left(31), !x]
+        })
+        .collect();
+    let first = hashes.len() as u32;
+    hashes.extend(cases.iter().map(|c| bits_of(&c.bits)));
+    let index = PdqIndex::build(hashes);
+    let original = std::fs::read(testdata().join("bridge-mods/aaa-orig.jpg")).unwrap();
+    let hash = bits_of(hash_media(&original).pdq.unwrap().bits());
+    let found: Vec<u32> = index
+        .query(&hash, pdq::MATCH_DISTANCE)
+        .into_iter()
+        .map(|(entry, _)| entry)
+        .collect();
+    for (offset, case) in cases.iter().enumerate() {
+        let entry = first + offset as u32;
+        if case.file.starts_with("bridge-mods/") || case.file == "dih/bridge-1-original.jpg" {
+            assert!(found.contains(&entry), "{} not found", case.file);
+        }
+    }
+    assert!(
+        found.iter().all(|&e| e >= first),
+        "an unrelated hash matched"
+    );
+    // A dihedral-aware lookup (the original's eight forms) finds every dih/ form.
+    let forms = pdq_dihedral(&original).unwrap().unwrap();
+    for (offset, case) in cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.file.starts_with("dih/"))
+    {
+        let entry = first + offset as u32;
+        assert!(
+            forms.iter().any(|form| index
+                .query(&bits_of(form.bits()), pdq::MATCH_DISTANCE)
+                .iter()
+                .any(|&(e, _)| e == entry)),
+            "{} not found by a dihedral lookup",
+            case.file
         );
     }
 }
