@@ -394,3 +394,68 @@ async fn items_on_a_local_hash_list_are_classified_automatically_and_marked() {
     assert!(by_url("/img/three.png")["assessed_by"].is_null());
     node.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawl_cut_short_by_a_restart_runs_again_and_the_report_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = website::serve().await.unwrap();
+    let federation = TestFederation::create(dir.path(), "Test Federation").unwrap();
+    let agency = federation
+        .add_agency("nl-hotline", Role::Hotline, "NL")
+        .unwrap();
+    let mut config = agency.config().unwrap();
+    website::crawl_locally(&mut config, dir.path(), "DE").unwrap();
+    // Long enough that the node is stopped while the crawl waits on a target that never
+    // answers.
+    config.crawler.fetch_timeout = Duration::from_secs(600);
+    let node = safeport_node::start(config.clone()).await.unwrap();
+    let api = Api::of(&node);
+    let (status, created) = api
+        .post("/admin/reports", json!({ "url": site.url("/never") }))
+        .await;
+    assert_eq!(status, 201);
+    let key = created["report_key"].as_str().unwrap().to_owned();
+    wait_until(&node, WAIT, "crawl started", |n| {
+        crawl_state(n, &key) == "fetching"
+    })
+    .await
+    .unwrap();
+    node.shutdown().await.unwrap();
+
+    // After the restart the crawl runs again (and now fails within a short deadline).
+    config.crawler.fetch_timeout = website::FETCH_TIMEOUT;
+    let node = safeport_node::start(config).await.unwrap();
+    wait_until(&node, WAIT, "crawl ran again", |n| {
+        crawl_state(n, &key) == "failed"
+    })
+    .await
+    .unwrap();
+    let report = Api::of(&node).get(&format!("/admin/reports/{key}")).await;
+    assert_eq!(report["reported_url"], site.url("/never"));
+    assert!(
+        report["crawl"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("within 2 s")
+    );
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_malformed_local_hash_list_stops_the_node_from_starting_with_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let federation = TestFederation::create(dir.path(), "Test Federation").unwrap();
+    let agency = federation
+        .add_agency("nl-hotline", Role::Hotline, "NL")
+        .unwrap();
+    let mut config = agency.config().unwrap();
+    let list = dir.path().join("known.csv");
+    std::fs::write(&list, "algorithm,value,category\nsha256,not-hex,baseline\n").unwrap();
+    config.hotline.local_hash_list = Some(list);
+    let error = safeport_node::start(config).await.unwrap_err();
+    let message = safeport_node::ErrorChain(&error).to_string();
+    assert!(
+        message.contains("known.csv") && message.contains("line 2"),
+        "{message}"
+    );
+}
