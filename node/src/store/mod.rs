@@ -502,6 +502,10 @@ fn table_options() -> Options {
     block.set_bloom_filter(10.0, false);
     let mut options = Options::default();
     options.set_block_based_table_factory(&block);
+    // Small memtables: records arrive under random ids, and inserts and lookups in a large
+    // skip list miss the cache at every level (the sync benchmark: 8 MB against RocksDB's
+    // default 64 MB, about 5% faster end to end and half the receiver's memory).
+    options.set_write_buffer_size(8 * 1024 * 1024);
     options
 }
 
