@@ -10,17 +10,7 @@ use std::time::{Duration, Instant};
 use safeport_node::matching::pdq_index::{Bits, PdqIndex};
 
 fn random(count: usize, seed: u64) -> Vec<Bits> {
-    let mut state = seed;
-    let mut next = move || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    (0..count)
-        .map(|_| [next(), next(), next(), next()])
-        .collect()
+    safeport_tests::fixtures::random_pdq_bits(seed, count)
 }
 
 fn rss_mib() -> f64 {

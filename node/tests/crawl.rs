@@ -54,16 +54,21 @@ impl Api {
     }
 }
 
-/// A hotline node whose crawler may visit loopback, with a 1 MiB media limit, a 2 s fetch
-/// deadline, and a CIDR table that places loopback in DE.
-async fn hotline(dir: &Path) -> RunningNode {
+/// The config of a hotline node whose crawler may visit the test website (loopback, 1 MiB
+/// media limit, 2 s fetch deadline, loopback placed in DE).
+fn hotline_config(dir: &Path) -> safeport_node::config::NodeConfig {
     let federation = TestFederation::create(dir, "Test Federation").unwrap();
     let agency = federation
         .add_agency("nl-hotline", Role::Hotline, "NL")
         .unwrap();
     let mut config = agency.config().unwrap();
     website::crawl_locally(&mut config, dir, "DE").unwrap();
-    safeport_node::start(config).await.unwrap()
+    config
+}
+
+/// A started [`hotline_config`] node.
+async fn hotline(dir: &Path) -> RunningNode {
+    safeport_node::start(hotline_config(dir)).await.unwrap()
 }
 
 fn crawl_state(node: &RunningNode, key: &str) -> String {
@@ -346,12 +351,7 @@ async fn bad_input_is_refused_and_failures_are_bounded_and_kept() {
 async fn items_on_a_local_hash_list_are_classified_automatically_and_marked() {
     let dir = tempfile::tempdir().unwrap();
     let site = website::serve().await.unwrap();
-    let federation = TestFederation::create(dir.path(), "Test Federation").unwrap();
-    let agency = federation
-        .add_agency("nl-hotline", Role::Hotline, "NL")
-        .unwrap();
-    let mut config = agency.config().unwrap();
-    website::crawl_locally(&mut config, dir.path(), "DE").unwrap();
+    let mut config = hotline_config(dir.path());
     // One picture known by SHA-256, another by MD5.
     let list = dir.path().join("known.csv");
     std::fs::write(
@@ -399,12 +399,7 @@ async fn items_on_a_local_hash_list_are_classified_automatically_and_marked() {
 async fn a_crawl_cut_short_by_a_restart_runs_again_and_the_report_stays() {
     let dir = tempfile::tempdir().unwrap();
     let site = website::serve().await.unwrap();
-    let federation = TestFederation::create(dir.path(), "Test Federation").unwrap();
-    let agency = federation
-        .add_agency("nl-hotline", Role::Hotline, "NL")
-        .unwrap();
-    let mut config = agency.config().unwrap();
-    website::crawl_locally(&mut config, dir.path(), "DE").unwrap();
+    let mut config = hotline_config(dir.path());
     // Long enough that the node is stopped while the crawl waits on a target that never
     // answers.
     config.crawler.fetch_timeout = Duration::from_secs(600);
@@ -444,11 +439,7 @@ async fn a_crawl_cut_short_by_a_restart_runs_again_and_the_report_stays() {
 #[tokio::test]
 async fn a_malformed_local_hash_list_stops_the_node_from_starting_with_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    let federation = TestFederation::create(dir.path(), "Test Federation").unwrap();
-    let agency = federation
-        .add_agency("nl-hotline", Role::Hotline, "NL")
-        .unwrap();
-    let mut config = agency.config().unwrap();
+    let mut config = hotline_config(dir.path());
     let list = dir.path().join("known.csv");
     std::fs::write(&list, "algorithm,value,category\nsha256,not-hex,baseline\n").unwrap();
     config.hotline.local_hash_list = Some(list);

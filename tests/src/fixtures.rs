@@ -49,3 +49,19 @@ pub fn report(n: u32, country: &str, items: &[MediaItem]) -> Report {
         media: items.iter().filter_map(|i| i.commitment().ok()).collect(),
     }
 }
+
+/// `count` pseudo-random 256-bit values (PDQ hashes as four words), the same for the same
+/// seed (splitmix64): bulk data for index tests and benchmarks.
+pub fn random_pdq_bits(seed: u64, count: usize) -> Vec<[u64; 4]> {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    (0..count)
+        .map(|_| [next(), next(), next(), next()])
+        .collect()
+}

@@ -195,19 +195,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// A deterministic pseudo-random generator for bulk test data (splitmix64).
     fn words(seed: u64, count: usize) -> Vec<Bits> {
-        let mut state = seed;
-        let mut next = move || {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
-        (0..count)
-            .map(|_| [next(), next(), next(), next()])
-            .collect()
+        safeport_tests::fixtures::random_pdq_bits(seed, count)
     }
 
     fn flip(bits: &Bits, positions: &[usize]) -> Bits {
