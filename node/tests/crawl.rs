@@ -450,3 +450,29 @@ async fn a_malformed_local_hash_list_stops_the_node_from_starting_with_the_line(
         "{message}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_permission_the_crawler_never_reaches_private_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = website::serve().await.unwrap();
+    let mut config = hotline_config(dir.path());
+    config.crawler.allow_private_addresses = false;
+    let node = safeport_node::start(config).await.unwrap();
+    let api = Api::of(&node);
+    // By literal address, and by a name that resolves to loopback.
+    let port = site.addr.port();
+    for url in [
+        format!("http://127.0.0.1:{port}/gallery"),
+        format!("http://localhost:{port}/gallery"),
+    ] {
+        let report = intake_and_crawl(&node, &api, &url).await;
+        assert_eq!(report["crawl"]["state"], "failed", "{url}: {report}");
+        let reason = report["crawl"]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("private or local address"),
+            "{url}: {reason}"
+        );
+        assert_eq!(report["items"], json!([]));
+    }
+    node.shutdown().await.unwrap();
+}
