@@ -345,9 +345,7 @@ async fn analyst_scripts_intake_and_classification_with_the_cli() {
     .await;
     let key = created["report_key"].as_str().unwrap().to_owned();
     wait_until(&hotline, "crawl done", |n| {
-        let mut k = [0u8; 16];
-        hex::decode_to_slice(&key, &mut k).unwrap();
-        n.store().local_report(&k).unwrap().unwrap().crawl.name() == "done"
+        safeport_tests::website::crawl_state(n, &key) == Some("done")
     })
     .await;
     let listed = ok(&at, &["report", "list"]).await;

@@ -10,47 +10,40 @@ use std::time::Duration;
 
 use safeport_node::RunningNode;
 use safeport_protocol::Role;
-use safeport_tests::{TestFederation, loopback_client, wait_until, website};
+use safeport_tests::ops::Admin;
+use safeport_tests::{TestFederation, wait_until, website};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(60);
 
-struct Api {
-    base: String,
-    token: String,
-    client: reqwest::Client,
+/// One node's admin API (the scenario harness's [`Admin`], bound to the node).
+struct Api<'a> {
+    node: &'a RunningNode,
+    admin: Admin,
 }
 
-impl Api {
-    fn of(node: &RunningNode) -> Self {
+impl<'a> Api<'a> {
+    fn of(node: &'a RunningNode) -> Self {
         Self {
-            base: format!("http://{}", node.admin_addr()),
-            token: node.admin_token().to_owned(),
-            client: loopback_client().unwrap(),
+            node,
+            admin: Admin::new().unwrap(),
         }
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     async fn get(&self, path: &str) -> Value {
-        let (status, body) = self.send(reqwest::Method::GET, path, None).await;
-        assert_eq!(status, 200, "{path}: {body}");
-        body
+        self.admin
+            .call(self.node, reqwest::Method::GET, path, None)
+            .await
+            .unwrap()
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(reqwest::Method::POST, path, Some(body)).await
+        let (status, body) = self
+            .admin
+            .try_call(self.node, reqwest::Method::POST, path, Some(body))
+            .await
+            .unwrap();
+        (status.as_u16(), body)
     }
 }
 
@@ -71,14 +64,11 @@ async fn hotline(dir: &Path) -> RunningNode {
     safeport_node::start(hotline_config(dir)).await.unwrap()
 }
 
-fn crawl_state(node: &RunningNode, key: &str) -> String {
-    let mut bytes = [0u8; 16];
-    hex::decode_to_slice(key, &mut bytes).unwrap();
-    let local = node.store().local_report(&bytes).unwrap().unwrap();
-    local.crawl.name().to_owned()
+fn crawl_state(node: &RunningNode, key: &str) -> &'static str {
+    website::crawl_state(node, key).unwrap()
 }
 
-async fn intake_and_crawl(node: &RunningNode, api: &Api, url: &str) -> Value {
+async fn intake_and_crawl(node: &RunningNode, api: &Api<'_>, url: &str) -> Value {
     let (status, created) = api
         .post(
             "/admin/reports",
@@ -88,7 +78,7 @@ async fn intake_and_crawl(node: &RunningNode, api: &Api, url: &str) -> Value {
     assert_eq!(status, 201, "{created}");
     let key = created["report_key"].as_str().unwrap().to_owned();
     wait_until(node, WAIT, "crawl finished", |n| {
-        matches!(crawl_state(n, &key).as_str(), "done" | "failed")
+        matches!(crawl_state(n, &key), "done" | "failed")
     })
     .await
     .unwrap();

@@ -64,6 +64,15 @@ pub fn video(seed: u8) -> Vec<u8> {
     bytes
 }
 
+/// The crawl state (`queued`, `fetching`, `done`, `failed`) of a hotline's report given by its
+/// key in hex, as the node stores it; `None` for an unknown report.
+pub fn crawl_state(node: &safeport_node::RunningNode, report_key: &str) -> Option<&'static str> {
+    let mut key = [0u8; 16];
+    hex::decode_to_slice(report_key, &mut key).ok()?;
+    let local = node.store().local_report(&key).ok()??;
+    Some(local.crawl.name())
+}
+
 /// The site's files by path, for the test to compare against what the crawler stored.
 #[derive(Debug, Clone)]
 pub struct Site {

@@ -13,12 +13,7 @@ use safeport_tests::{TestFederation, wait_until, website};
 use serde_json::{Value, json};
 
 fn crawl_done(node: &RunningNode, key: &str) -> bool {
-    let mut k = [0u8; 16];
-    hex::decode_to_slice(key, &mut k).unwrap();
-    node.store()
-        .local_report(&k)
-        .unwrap()
-        .is_some_and(|r| r.crawl.name() == "done")
+    website::crawl_state(node, key) == Some("done")
 }
 
 /// The latest revision of NL's report held at `node`, if any.

@@ -3,6 +3,7 @@
 //! Every change is a new signed revision of the report, stored and shared (forwarding, ICSE)
 //! in one batch with the hotline's internal state; what `authorize()` admits flows on its own.
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use safeport_protocol::report::{
@@ -247,27 +248,27 @@ impl App {
     ) -> Result<Committed, AppError> {
         let now = self.now();
         self.revise(report_key, |report, items, local| {
+            // Assessments of the previous revision's items, by content.
+            let previous: HashMap<[u8; 32], Assessment> = items
+                .iter()
+                .map(|item| (item.sha256, item.assessment.clone()))
+                .collect();
+            let mut seen = HashSet::new();
             let mut fresh = Vec::with_capacity(outcome.media.len());
             for crawled in outcome.media {
-                let previous = items
-                    .iter()
-                    .find(|item| item.sha256 == crawled.hashes.sha256)
-                    .map(|item| item.assessment.clone());
-                let assessment = match (previous, crawled.automatic) {
+                // The same content found under two URLs is one item (the first URL).
+                if !seen.insert(crawled.hashes.sha256) {
+                    continue;
+                }
+                let assessment = match (previous.get(&crawled.hashes.sha256), crawled.automatic) {
                     (Some(previous), _)
                         if previous.classification != Classification::Unassessed =>
                     {
-                        previous
+                        previous.clone()
                     }
                     (_, Some(automatic)) => automatic,
-                    (previous, None) => previous.unwrap_or_else(Assessment::unassessed),
+                    (previous, None) => previous.cloned().unwrap_or_else(Assessment::unassessed),
                 };
-                if fresh
-                    .iter()
-                    .any(|item: &MediaItem| item.sha256 == crawled.hashes.sha256)
-                {
-                    continue;
-                }
                 let mut salt = [0u8; 16];
                 getrandom::fill(&mut salt)
                     .map_err(|e| AppError::Invalid(format!("no randomness: {e}")))?;

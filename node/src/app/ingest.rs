@@ -440,9 +440,11 @@ impl App {
                                 batch.queue_blob(from, &pending)?;
                             }
                         }
-                        self.advance_report_head(&mut batch, &raw, report)?;
-                        let origin = &raw.header().origin;
-                        self.index_icse(&mut batch, origin, raw.id(), report, &item.media)?;
+                        // A late, older revision must not take the current one's ICSE entries.
+                        if self.advance_report_head(&mut batch, &raw, report)? {
+                            let origin = &raw.header().origin;
+                            self.index_icse(&mut batch, origin, raw.id(), report, &item.media)?;
+                        }
                     }
                     let context = report.as_ref().map(|r| (r, item.media.as_slice()));
                     self.fan_out(&mut batch, &raw, context)?;

@@ -156,8 +156,8 @@ impl App {
         Ok(out)
     }
 
-    /// At INTERPOL: records a received report's illegal items in the ICSE collection, in the
-    /// ingest batch.
+    /// At INTERPOL: records the illegal items of a received report revision that just became
+    /// the report's head in the ICSE collection, in the ingest batch.
     pub(crate) fn index_icse(
         &self,
         batch: &mut StoreBatch<'_>,
@@ -167,14 +167,6 @@ impl App {
         items: &[MediaItem],
     ) -> Result<(), AppError> {
         if self.identity.certificate.subject.role != Role::Interpol {
-            return Ok(());
-        }
-        // A late, older revision must not take the place of the current one's entries.
-        if self
-            .store
-            .report_head(origin, &report.report_key)?
-            .is_some_and(|(revision, _)| revision > report.revision)
-        {
             return Ok(());
         }
         for item in items.iter().filter(|i| i.classification().is_illegal()) {

@@ -202,12 +202,13 @@ impl App {
         Ok(committed)
     }
 
+    /// Makes `record` the report's head unless a newer revision is held; `true` when it did.
     pub(crate) fn advance_report_head(
         &self,
         batch: &mut StoreBatch<'_>,
         record: &RawRecord,
         report: &Report,
-    ) -> Result<(), AppError> {
+    ) -> Result<bool, AppError> {
         let origin = &record.header().origin;
         let newer = match self.store.report_head(origin, &report.report_key)? {
             Some((revision, _)) => report.revision > revision,
@@ -216,7 +217,7 @@ impl App {
         if newer {
             batch.set_report_head(origin, &report.report_key, report.revision, &record.id())?;
         }
-        Ok(())
+        Ok(newer)
     }
 
     /// Whether an agreement lets this node receive the content of `item` from `holder` (the

@@ -16,7 +16,7 @@ use safeport_protocol::{AgencyId, Classification, Country, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{ApiError, HttpLimits, not_found, with_layers};
+use super::{ApiError, HttpLimits, agency, hex_id, not_found, with_layers};
 use crate::app::App;
 use crate::app::agreements::AgreementState;
 use crate::federation::{FederationHandle, PeerSync};
@@ -88,15 +88,8 @@ pub(super) async fn blocking<T: Send + 'static>(
     Ok(tokio::task::spawn_blocking(move || work(&app)).await??)
 }
 
-fn agency(text: &str) -> Result<AgencyId, ApiError> {
-    AgencyId::new(text).map_err(|e| ApiError::BadRequest(e.to_string()))
-}
-
 fn agreement_id(text: &str) -> Result<[u8; 16], ApiError> {
-    let mut id = [0u8; 16];
-    hex::decode_to_slice(text, &mut id)
-        .map_err(|_| ApiError::BadRequest("agreement ids are 32 hex digits".into()))?;
-    Ok(id)
+    hex_id(text, "an agreement id")
 }
 
 /// One peer in the status and peer list.

@@ -6,14 +6,14 @@ use axum::extract::Path;
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use safeport_protocol::Classification;
 use safeport_protocol::status::TakedownStatus;
-use safeport_protocol::{AgencyId, Classification};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiError;
 use super::admin::{AdminState, blocking};
-use super::reports::{ItemView, rfc3339};
+use super::reports::{ItemView, report_key, rfc3339};
+use super::{ApiError, agency, hex_id};
 use crate::app::received::IcseQuery;
 use crate::store::MAX_PAGE;
 
@@ -30,10 +30,6 @@ pub fn routes() -> Router<AdminState> {
 struct ReceivedQuery {
     origin: Option<String>,
     limit: Option<usize>,
-}
-
-fn agency(text: &str) -> Result<AgencyId, ApiError> {
-    AgencyId::new(text).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 async fn received(
@@ -87,12 +83,7 @@ async fn icse(
     let sha256 = params
         .sha256
         .as_deref()
-        .map(|text| {
-            let mut digest = [0u8; 32];
-            hex::decode_to_slice(text, &mut digest)
-                .map_err(|_| ApiError::BadRequest("sha256 is 64 hex digits".into()))?;
-            Ok::<_, ApiError>(digest)
-        })
+        .map(|text| hex_id::<32>(text, "sha256"))
         .transpose()?;
     let classification = params
         .classification
@@ -146,9 +137,7 @@ async fn send_status(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
     let origin = agency(&origin)?;
-    let mut report_key = [0u8; 16];
-    hex::decode_to_slice(&key, &mut report_key)
-        .map_err(|_| ApiError::BadRequest("report keys are 32 hex digits".into()))?;
+    let report_key = report_key(&key)?;
     let status = TakedownStatus::parse(&body.status).ok_or_else(|| {
         ApiError::BadRequest(format!(
             "unknown status {:?}: use notice-sent, content-removed, content-still-online or \

@@ -160,6 +160,19 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Applies the request limits and tracing to `routes` (every route added before this call).
+/// Parses `2 * N` hex digits from a path or query; `what` names the value in the error.
+pub(crate) fn hex_id<const N: usize>(text: &str, what: &str) -> Result<[u8; N], ApiError> {
+    let mut bytes = [0u8; N];
+    hex::decode_to_slice(text, &mut bytes)
+        .map_err(|_| ApiError::BadRequest(format!("{what} is {} hex digits", 2 * N)))?;
+    Ok(bytes)
+}
+
+/// Parses an agency id from a request.
+pub(crate) fn agency(text: &str) -> Result<safeport_protocol::AgencyId, ApiError> {
+    safeport_protocol::AgencyId::new(text).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
 pub(crate) fn with_layers(routes: Router, limits: HttpLimits) -> Router {
     routes
         // Extractors (Json, Bytes) read their limit from here instead of axum's 2 MB default...

@@ -12,8 +12,8 @@ use safeport_protocol::{Classification, Country, Role, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::ApiError;
 use super::admin::{AdminState, blocking};
+use super::{ApiError, hex_id};
 use crate::app::hotline::{HotlineReport, Intake};
 use crate::store::MAX_PAGE;
 use crate::store::hotline::CrawlStatus;
@@ -93,11 +93,9 @@ fn crawl_view(status: &CrawlStatus) -> Value {
     view
 }
 
-fn report_key(text: &str) -> Result<[u8; 16], ApiError> {
-    let mut key = [0u8; 16];
-    hex::decode_to_slice(text, &mut key)
-        .map_err(|_| ApiError::BadRequest("report keys are 32 hex digits".into()))?;
-    Ok(key)
+/// Parses a report key from a path.
+pub(super) fn report_key(text: &str) -> Result<[u8; 16], ApiError> {
+    hex_id(text, "a report key")
 }
 
 fn hotline_only(state: &AdminState) -> Result<(), ApiError> {
@@ -285,10 +283,7 @@ async fn classify(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
     let key = report_key(&key)?;
-    let mut digest = [0u8; 32];
-    hex::decode_to_slice(&sha256, &mut digest).map_err(|_| {
-        ApiError::BadRequest("items are addressed by 64 hex digits of SHA-256".into())
-    })?;
+    let digest = hex_id::<32>(&sha256, "an item's SHA-256")?;
     let classification: Classification = body
         .classification
         .parse()
