@@ -102,7 +102,11 @@ impl AgreementTerms {
         if scope.record_types.iter().any(|t| {
             !matches!(
                 t,
-                RecordType::Report | RecordType::HashList | RecordType::Iwol
+                RecordType::Report
+                    | RecordType::HashList
+                    | RecordType::Iwol
+                    | RecordType::IwolSuggestion
+                    | RecordType::IwolDecision
             )
         }) {
             return Err("agreements are exchanged between their parties, not scoped".into());
@@ -222,10 +226,17 @@ pub fn roles_allow(provider: Role, recipient: Role, record_type: RecordType) -> 
             }
             Role::Authority => false,
         },
-        // INTERPOL publishes the IWOL to hotlines and police.
-        RecordType::Iwol => {
+        // INTERPOL publishes the IWOL, and its decisions on suggestions, to hotlines and police.
+        RecordType::Iwol | RecordType::IwolDecision => {
             provider == Role::Interpol && matches!(recipient, Role::Hotline | Role::Lea)
         }
+        // Hotlines and police suggest domains to INTERPOL, which passes suggestions on to the
+        // other subscribers so that a second agency can confirm them.
+        RecordType::IwolSuggestion => match provider {
+            Role::Hotline | Role::Lea => recipient == Role::Interpol,
+            Role::Interpol => matches!(recipient, Role::Hotline | Role::Lea),
+            Role::Authority => false,
+        },
         // Agreements and their revocations go to their parties; no scope carries them.
         // Withdrawals follow the record they withdraw; report statuses go back to the report's
         // originator under the agreement the report came by.
@@ -422,14 +433,35 @@ pub mod templates {
         }
     }
 
-    /// INTERPOL -> hotline or police: every published version of the IWOL.
+    /// INTERPOL -> hotline or police: every published version of the IWOL, the open
+    /// suggestions of other agencies (to confirm) and INTERPOL's decisions on suggestions.
     pub fn iwol_subscription() -> Template {
         Template {
             name: "iwol-subscription",
             provider_role: Role::Interpol,
             recipient_role: Role::Hotline,
             scope: Scope {
-                record_types: vec![RecordType::Iwol],
+                record_types: vec![
+                    RecordType::Iwol,
+                    RecordType::IwolSuggestion,
+                    RecordType::IwolDecision,
+                ],
+                classifications: Vec::new(),
+                hosting_countries: CountryScope::Any,
+                media: MediaAccess::Nothing,
+                include_context: false,
+            },
+        }
+    }
+
+    /// Hotline or police -> INTERPOL: this agency's IWOL suggestions and confirmations.
+    pub fn iwol_contribution() -> Template {
+        Template {
+            name: "iwol-contribution",
+            provider_role: Role::Hotline,
+            recipient_role: Role::Interpol,
+            scope: Scope {
+                record_types: vec![RecordType::IwolSuggestion],
                 classifications: Vec::new(),
                 hosting_countries: CountryScope::Any,
                 media: MediaAccess::Nothing,

@@ -55,6 +55,14 @@ pub enum Subject<'a> {
     },
     /// A version of the IWOL.
     Iwol,
+    /// A domain suggested for the IWOL (or a confirmation of one).
+    IwolSuggestion,
+    /// INTERPOL's decision on a suggestion: it goes to subscribers whose agreement covers
+    /// decisions, and back to the suggesters under the agreement their suggestions came by.
+    IwolDecision {
+        /// The agencies that suggested or confirmed the domain.
+        suggesters: &'a [AgencyId],
+    },
     /// A status of a forwarded report: it goes back only to the report's originator, and only
     /// under an agreement by which that originator provides reports to the holder.
     ReportStatus {
@@ -154,7 +162,7 @@ pub fn authorize(
         };
     }
     if let Subject::ReportStatus { report_origin } = subject {
-        return status_goes_back(agreements, request, report_origin);
+        return status_goes_back(agreements, request, report_origin, RecordType::Report);
     }
     let mut best = DenyReason::NoAgreement;
     for agreement in agreements {
@@ -170,6 +178,18 @@ pub fn authorize(
             }
             Err(reason) => best = best.max(reason),
         }
+    }
+    // A decision also goes back to a suggester that is not subscribed, the way its
+    // suggestion came.
+    if let Subject::IwolDecision { suggesters } = subject
+        && suggesters.contains(request.recipient)
+    {
+        return status_goes_back(
+            agreements,
+            request,
+            request.recipient,
+            RecordType::IwolSuggestion,
+        );
     }
     Decision::Deny(best)
 }
@@ -197,13 +217,9 @@ fn covers(
             item,
         } => (report, items, Some(item), MediaAccess::Content),
         Subject::HashList { national_list } => return covers_hash_list(scope, national_list),
-        Subject::Iwol => {
-            return if scope.record_types.contains(&RecordType::Iwol) {
-                Ok(())
-            } else {
-                Err(DenyReason::RecordTypeNotCovered)
-            };
-        }
+        Subject::Iwol => return covers_type(scope, RecordType::Iwol),
+        Subject::IwolSuggestion => return covers_type(scope, RecordType::IwolSuggestion),
+        Subject::IwolDecision { .. } => return covers_type(scope, RecordType::IwolDecision),
         Subject::Agreement { .. } | Subject::Withdrawal { .. } | Subject::ReportStatus { .. } => {
             return Err(DenyReason::NotAParty);
         }
@@ -242,6 +258,15 @@ fn covers(
     Ok(())
 }
 
+/// Record types whose every record a scope covers or not as a whole.
+fn covers_type(scope: &Scope, record_type: RecordType) -> Result<(), DenyReason> {
+    if scope.record_types.contains(&record_type) {
+        Ok(())
+    } else {
+        Err(DenyReason::RecordTypeNotCovered)
+    }
+}
+
 /// A hash-list subscription covers the baseline list when its classifications include
 /// baseline, and a national list when they include nationally illegal and its countries
 /// include the list's country.
@@ -262,12 +287,14 @@ fn covers_hash_list(scope: &Scope, national_list: Option<Country>) -> Result<(),
     Ok(())
 }
 
-/// A report status goes from the holder to the report's originator when the originator
-/// provides reports to the holder under an agreement valid now (the way the report came).
+/// A status goes from the holder back to the originator of what it is about (a report, an
+/// IWOL suggestion) when the originator provides records of `came_as` to the holder under an
+/// agreement valid now (the way the report or suggestion came).
 fn status_goes_back(
     agreements: &[VerifiedAgreement],
     request: Request<'_>,
     report_origin: &AgencyId,
+    came_as: RecordType,
 ) -> Decision {
     if request.recipient != report_origin {
         return Decision::Deny(DenyReason::NotAParty);
@@ -280,7 +307,7 @@ fn status_goes_back(
         }
         if !terms.is_valid_at(request.now) {
             best = best.max(DenyReason::NotValidNow);
-        } else if !terms.scope.record_types.contains(&RecordType::Report) {
+        } else if !terms.scope.record_types.contains(&came_as) {
             best = best.max(DenyReason::RecordTypeNotCovered);
         } else {
             return Decision::Allow {

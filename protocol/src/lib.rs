@@ -5,7 +5,8 @@
 //! - [`ids`], [`hashes`]: validated identifiers and vocabulary.
 //! - [`encoding`]: the canonical binary encoding every signature and id is computed over.
 //! - [`keys`], [`signed`]: Ed25519 keys and signed record envelopes.
-//! - [`report`], [`agreement`], [`withdrawal`], [`status`], [`hashlist`]: the record types.
+//! - [`report`], [`agreement`], [`withdrawal`], [`status`], [`hashlist`], [`iwol`]: the record
+//!   types.
 //! - [`authorize`](mod@authorize): the single default-deny gate for everything that leaves a node.
 //! - [`pki`]: the federation's X.509 certificates and CRLs.
 //! - [`sync`]: the messages peers exchange to pull records.
@@ -16,6 +17,7 @@ pub mod encoding;
 pub mod hashes;
 pub mod hashlist;
 pub mod ids;
+pub mod iwol;
 pub mod keys;
 pub mod pki;
 pub mod report;

@@ -44,11 +44,15 @@ pub enum RecordType {
     Iwol,
     /// What the hotline a report was forwarded to did about it (see [`crate::status`]).
     ReportStatus,
+    /// A domain suggested for the IWOL, or a confirmation of one (see [`crate::iwol`]).
+    IwolSuggestion,
+    /// INTERPOL's decision on an IWOL suggestion (see [`crate::iwol`]).
+    IwolDecision,
 }
 
 impl RecordType {
     /// All record types, in tag order.
-    pub const ALL: [RecordType; 7] = [
+    pub const ALL: [RecordType; 9] = [
         RecordType::Report,
         RecordType::Agreement,
         RecordType::AgreementRevocation,
@@ -56,6 +60,8 @@ impl RecordType {
         RecordType::HashList,
         RecordType::Iwol,
         RecordType::ReportStatus,
+        RecordType::IwolSuggestion,
+        RecordType::IwolDecision,
     ];
 
     /// The lower-case name used in APIs and the CLI.
@@ -68,6 +74,8 @@ impl RecordType {
             RecordType::HashList => "hash-list",
             RecordType::Iwol => "iwol",
             RecordType::ReportStatus => "report-status",
+            RecordType::IwolSuggestion => "iwol-suggestion",
+            RecordType::IwolDecision => "iwol-decision",
         }
     }
 }

@@ -465,6 +465,126 @@ fn report_status_goes_back_only_to_the_originator_under_its_agreement() {
     assert_eq!(reverse, Decision::Deny(DenyReason::NoAgreement));
 }
 
+#[test]
+fn iwol_suggestions_go_to_interpol_and_on_to_subscribers_and_decisions_come_back() {
+    use safeport_protocol::agreement::templates;
+    let interpol = party("interpol", Role::Interpol, &key(3));
+    let nl = party("nl-hotline", Role::Hotline, &key(1));
+    let police = party("nl-police", Role::Lea, &key(2));
+    let agree = |provider: &safeport_protocol::agreement::Party,
+                 recipient: &safeport_protocol::agreement::Party,
+                 template: templates::Template,
+                 provider_key: u8,
+                 recipient_key: u8| {
+        signed_agreement(
+            terms(
+                provider.agency.as_str(),
+                recipient.agency.as_str(),
+                template.scope,
+            ),
+            &key(provider_key),
+            &key(recipient_key),
+        )
+        .verify(provider, recipient)
+    };
+    let contribution = agree(&nl, &interpol, templates::iwol_contribution(), 1, 3).unwrap();
+    let subscription = agree(&interpol, &nl, templates::iwol_subscription(), 3, 1).unwrap();
+    // Police contribute too; but nobody offers suggestions to a hotline or police directly,
+    // and only INTERPOL publishes decisions.
+    assert!(agree(&police, &interpol, templates::iwol_contribution(), 2, 3).is_ok());
+    assert!(matches!(
+        agree(&nl, &police, templates::iwol_contribution(), 1, 2),
+        Err(AgreementError::RoleNotAllowed { .. })
+    ));
+    let mut decisions_only = templates::iwol_subscription();
+    decisions_only.scope.record_types = vec![safeport_protocol::RecordType::IwolDecision];
+    assert!(matches!(
+        agree(&nl, &interpol, decisions_only, 1, 3),
+        Err(AgreementError::RoleNotAllowed { .. })
+    ));
+
+    let request = |holder: &'static str, recipient: &'static str| {
+        let pick = |name: &str| match name {
+            "interpol" => &interpol.agency,
+            "nl-hotline" => &nl.agency,
+            _ => &police.agency,
+        };
+        Request {
+            holder: pick(holder),
+            recipient: pick(recipient),
+            now: Timestamp::from_secs(NOW),
+        }
+    };
+    let both = [contribution.clone(), subscription.clone()];
+    assert!(
+        authorize(
+            &both,
+            request("nl-hotline", "interpol"),
+            Subject::IwolSuggestion
+        )
+        .is_allowed()
+    );
+    assert!(
+        authorize(
+            &both,
+            request("interpol", "nl-hotline"),
+            Subject::IwolSuggestion
+        )
+        .is_allowed()
+    );
+    assert_eq!(
+        authorize(
+            &both,
+            request("interpol", "nl-police"),
+            Subject::IwolSuggestion
+        ),
+        Decision::Deny(DenyReason::NoAgreement)
+    );
+    let suggesters = [nl.agency.clone()];
+    let decision = Subject::IwolDecision {
+        suggesters: &suggesters,
+    };
+    assert!(authorize(&both, request("interpol", "nl-hotline"), decision).is_allowed());
+    // A suggester without a subscription still hears back, by the way its suggestion came...
+    let contribution_only = std::slice::from_ref(&contribution);
+    assert!(
+        authorize(
+            contribution_only,
+            request("interpol", "nl-hotline"),
+            decision
+        )
+        .is_allowed()
+    );
+    // ...but not about a suggestion of others, nor a contribution list the other way.
+    let others = [police.agency.clone()];
+    assert_eq!(
+        authorize(
+            contribution_only,
+            request("interpol", "nl-hotline"),
+            Subject::IwolDecision {
+                suggesters: &others
+            }
+        ),
+        Decision::Deny(DenyReason::NoAgreement)
+    );
+    assert_eq!(
+        authorize(
+            contribution_only,
+            request("interpol", "nl-hotline"),
+            Subject::Iwol
+        ),
+        Decision::Deny(DenyReason::NoAgreement)
+    );
+    let expired = Request {
+        now: Timestamp::from_secs(1_000),
+        ..request("interpol", "nl-hotline")
+    };
+    assert_eq!(
+        authorize(contribution_only, expired, decision),
+        Decision::Deny(DenyReason::NotValidNow)
+    );
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

@@ -66,7 +66,8 @@ fn golden_records() -> Vec<(&'static str, Vec<u8>)> {
         },
     )
     .unwrap();
-    vec![
+    let iwol = iwol_records(&origin_key, report.id());
+    let mut records = vec![
         ("report", report.bytes().to_vec()),
         (
             "report-item-1-commitment",
@@ -75,6 +76,58 @@ fn golden_records() -> Vec<(&'static str, Vec<u8>)> {
         ("agreement", agreement.bytes().to_vec()),
         ("agreement-revocation", revocation.bytes().to_vec()),
         ("withdrawal", withdrawal.bytes().to_vec()),
+    ];
+    records.extend(iwol);
+    records
+}
+
+/// An IWOL suggestion (citing `report`), a decision on it and a list version, each signed with
+/// `origin_key` (the vectors fix the encoding, not who may sign what).
+fn iwol_records(
+    origin_key: &safeport_protocol::NodeKey,
+    report: safeport_protocol::RecordId,
+) -> Vec<(&'static str, Vec<u8>)> {
+    use safeport_protocol::iwol::*;
+    let domain = Domain::normalise("bad.example.test").unwrap();
+    let at = Timestamp::from_secs(1_800_000_010);
+    let suggestion = IwolSuggestion {
+        domain: domain.clone(),
+        confirms: None,
+        criteria: Criterion::ALL.to_vec(),
+        evidence: Evidence {
+            reports: vec![EvidenceReport {
+                record: report,
+                url: "https://www.bad.example.test/g/1".into(),
+                hosting_country: Some(safeport_protocol::Country::new("DE").unwrap()),
+                baseline_items: 1,
+                nationally_illegal_items: 0,
+            }],
+            media: vec![EvidenceMedia {
+                sha256: [0x5a; 32],
+                classification: Classification::Baseline,
+            }],
+        },
+        note: None,
+    };
+    let suggestion = Signed::sign(origin_key, agency("nl-hotline"), 11, at, suggestion).unwrap();
+    let decision = IwolDecision {
+        suggestion: suggestion.id(),
+        domain: domain.clone(),
+        outcome: Outcome::Accepted { list_version: 1 },
+        reason: "confirmed by two agencies".into(),
+        suggesters: vec![agency("de-hotline"), agency("nl-hotline")],
+    };
+    let decision = Signed::sign(origin_key, agency("nl-hotline"), 12, at, decision).unwrap();
+    let change = ListChange::Add {
+        domain,
+        reasons: Criterion::ALL.to_vec(),
+    };
+    let list = next_version(None, &[change], at, 86_400_000).unwrap();
+    let list = Signed::sign(origin_key, agency("nl-hotline"), 13, at, list).unwrap();
+    vec![
+        ("iwol-suggestion", suggestion.bytes().to_vec()),
+        ("iwol-decision", decision.bytes().to_vec()),
+        ("iwol-list", list.bytes().to_vec()),
     ]
 }
 
@@ -126,6 +179,28 @@ fn golden_vectors_match_the_committed_file() {
                     &key(42).public(),
                 )
                 .unwrap();
+            }
+            "iwol-suggestion" => {
+                Signed::<safeport_protocol::iwol::IwolSuggestion>::decode_verified(
+                    &bytes,
+                    &key(42).public(),
+                )
+                .unwrap();
+            }
+            "iwol-decision" => {
+                Signed::<safeport_protocol::iwol::IwolDecision>::decode_verified(
+                    &bytes,
+                    &key(42).public(),
+                )
+                .unwrap();
+            }
+            "iwol-list" => {
+                let list = Signed::<safeport_protocol::iwol::IwolList>::decode_verified(
+                    &bytes,
+                    &key(42).public(),
+                )
+                .unwrap();
+                assert_eq!(list.body().entries.len(), 1);
             }
             _ => {}
         }

@@ -262,12 +262,9 @@ impl App {
                 Ok(None)
             }
             RecordType::HashList => self.admit_hash_list_part(from, raw).map(|()| None),
-            // Subscriptions to the IWOL can be agreed already; its bodies come with the IWOL
-            // feature, and until then nothing of it is accepted.
-            RecordType::Iwol => Err(format!(
-                "this node does not accept {} records yet",
-                raw.header().record_type.as_str()
-            )),
+            RecordType::Iwol | RecordType::IwolSuggestion | RecordType::IwolDecision => {
+                self.admit_iwol(from, raw).map(|()| None)
+            }
             RecordType::AgreementRevocation => {
                 let typed = raw
                     .clone()
@@ -376,14 +373,29 @@ impl App {
             ..Ingested::default()
         };
         let started = std::time::Instant::now();
-        let mut batch = self.store.batch();
+        // The page's verified certificates are stored first, on their own: admitting a record
+        // relayed from a third agency (an IWOL suggestion) reads its originator's certified
+        // role from the store. A certificate that verifies is kept whatever its records do.
+        let mut new_certificates = Vec::new();
         for (agency, pem) in &checked.certificates {
-            batch.put_certificate(agency, pem)?;
+            if self.store.certificate(agency)?.as_deref() != Some(pem.as_str()) {
+                new_certificates.push((agency, pem));
+            }
         }
+        if !new_certificates.is_empty() {
+            // A batch holds the store's write lock until it is committed.
+            let mut batch = self.store.batch();
+            for (agency, pem) in new_certificates {
+                batch.put_certificate(agency, pem)?;
+            }
+            batch.commit()?;
+        }
+        let mut batch = self.store.batch();
         // Records stored by this page so far (a withdrawal later in the page may name one).
         let mut inserted: Vec<RawRecord> = Vec::new();
         // Hash lists that received parts: moved forward once the page is stored.
         let mut touched_lists = Vec::new();
+        let mut page_iwol = super::iwol_sync::PageIwol::default();
         // Whether the agreements reports were judged by have changed since: by an earlier page
         // stored after this one was checked, or by an agreement record of this page.
         let mut agreements_changed = !Arc::ptr_eq(&checked.book, &self.agreements());
@@ -404,6 +416,13 @@ impl App {
                 (Some(raw), Ok(()), _) => self.admit(from, raw, &item.media),
                 (_, Err(reason), _) => Err(reason),
                 (None, Ok(()), _) => Err("record does not decode".into()),
+            };
+            // A list version must also be newer than one admitted earlier in this page.
+            let verdict = match (verdict, &decoded) {
+                (Ok(report), Some(raw)) => self
+                    .admit_iwol_in_page(raw, &mut page_iwol)
+                    .map(|()| report),
+                (verdict, _) => verdict,
             };
             match verdict {
                 Ok(report) => {
@@ -429,10 +448,12 @@ impl App {
                                 touched_lists.push(list);
                             }
                         }
+                        RecordType::Iwol
+                        | RecordType::IwolSuggestion
+                        | RecordType::IwolDecision => self.index_iwol_record(&mut batch, &raw)?,
                         RecordType::Agreement
                         | RecordType::AgreementRevocation
-                        | RecordType::Report
-                        | RecordType::Iwol => {}
+                        | RecordType::Report => {}
                     }
                     if let Some(report) = &report {
                         for media in &item.media {

@@ -10,6 +10,10 @@ mod hashlist_tests;
 pub mod hashlists;
 pub mod hotline;
 mod ingest;
+pub mod iwol;
+mod iwol_sync;
+#[cfg(test)]
+mod iwol_tests;
 mod list_matching;
 mod list_versions;
 mod parallel;
@@ -79,6 +83,9 @@ pub struct App {
     /// Serialises changes of hash lists (publishing, applying versions): a snapshot written
     /// into a new generation must not meet a second writer of the same generation.
     hash_lists: Mutex<()>,
+    /// Serialises publishing and reviewing on the IWOL, so two versions never share a number
+    /// and a suggestion is decided once.
+    iwol: Mutex<()>,
 }
 
 impl App {
@@ -110,6 +117,7 @@ impl App {
             changes: tokio::sync::watch::Sender::new(0),
             pdq_lists: Default::default(),
             hash_lists: Mutex::new(()),
+            iwol: Mutex::new(()),
         };
         app.refresh_agreements()?;
         for state in app.store.list_states()? {
@@ -231,6 +239,13 @@ impl App {
     /// Held while a hash list is published or moved forward.
     pub(crate) fn lock_hash_lists(&self) -> std::sync::MutexGuard<'_, ()> {
         self.hash_lists
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Held while the IWOL is published or a suggestion reviewed.
+    pub(crate) fn lock_iwol(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.iwol
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -123,8 +123,9 @@ impl App {
                     .is_allowed()
                     .then(Vec::new))
             }
-            // Not produced by this node yet (see ingest): nothing to disclose.
-            RecordType::Iwol => Ok(None),
+            RecordType::Iwol | RecordType::IwolSuggestion | RecordType::IwolDecision => {
+                Ok(self.iwol_disclosed(record, recipient)?.then(Vec::new))
+            }
             RecordType::ReportStatus => {
                 let status = record.clone().into_typed::<ReportStatus>()?;
                 let subject = Subject::ReportStatus {
@@ -351,6 +352,9 @@ impl App {
         committed
             .outbox_heads
             .extend(self.backfill_hash_lists(&recipient)?.outbox_heads);
+        committed
+            .outbox_heads
+            .extend(self.backfill_iwol(&recipient)?.outbox_heads);
         Ok(committed)
     }
 }

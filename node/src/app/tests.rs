@@ -39,6 +39,19 @@ pub(super) fn agency(
     country: &str,
     seed: u8,
 ) -> Agency {
+    agency_with_clock(root_key, root_pem, id, role, country, seed, now)
+}
+
+/// [`agency`] whose node reads the time from `clock`.
+pub(super) fn agency_with_clock(
+    root_key: &NodeKey,
+    root_pem: &str,
+    id: &str,
+    role: Role,
+    country: &str,
+    seed: u8,
+    clock: fn() -> Timestamp,
+) -> Agency {
     let key = NodeKey::from_seed([seed; 32]);
     let subject = AgencySubject {
         agency: AgencyId::new(id).unwrap(),
@@ -75,7 +88,7 @@ pub(super) fn agency(
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     Agency {
-        app: App::new(store, Arc::new(identity), now).unwrap(),
+        app: App::new(store, Arc::new(identity), clock).unwrap(),
         _dir: dir,
     }
 }
@@ -180,11 +193,11 @@ fn world() -> World {
     w
 }
 
-fn item(n: u8, classification: Classification) -> MediaItem {
+pub(super) fn item(n: u8, classification: Classification) -> MediaItem {
     safeport_tests::fixtures::media_item(u32::from(n), classification)
 }
 
-fn report(n: u8, country: &str, items: &[MediaItem]) -> Report {
+pub(super) fn report(n: u8, country: &str, items: &[MediaItem]) -> Report {
     safeport_tests::fixtures::report(u32::from(n), country, items)
 }
 

@@ -13,6 +13,7 @@ mod federation;
 pub mod hashlists;
 pub mod hotline;
 pub mod icse;
+pub mod iwol;
 pub mod media;
 mod records;
 
@@ -107,11 +108,16 @@ pub enum Table {
     /// Part records of list versions: `(list id, version u64, kind u8, part u32)` ->
     /// `parts u32 ‖ record id[32]`.
     HashListParts,
+    /// The IWOL version held: `"list"` -> canonical `HeldIwol`.
+    IwolState,
+    /// IWOL suggestions with their confirmations and decisions:
+    /// `(suggestion id[32], part u8, record id[32])` -> empty.
+    IwolSuggestions,
 }
 
 impl Table {
     /// Every table, in creation order.
-    pub const ALL: [Table; 22] = [
+    pub const ALL: [Table; 24] = [
         Table::Meta,
         Table::Records,
         Table::RecordsByOrigin,
@@ -134,6 +140,8 @@ impl Table {
         Table::HashLists,
         Table::HashListEntries,
         Table::HashListParts,
+        Table::IwolState,
+        Table::IwolSuggestions,
     ];
 
     /// The column family name, including the table's layout version.
@@ -161,6 +169,8 @@ impl Table {
             Table::HashLists => "hash_lists_v1",
             Table::HashListEntries => "hash_list_entries_v1",
             Table::HashListParts => "hash_list_parts_v1",
+            Table::IwolState => "iwol_state_v1",
+            Table::IwolSuggestions => "iwol_suggestions_v1",
         }
     }
 }
