@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building and testing Safeport needs on a fresh Debian machine, and nothing else:
 # libclang (the rocksdb crate's bindgen), a C++ compiler (RocksDB), openssl (interop tests),
-# sccache (build cache, optional). Idempotent: installed packages are skipped.
+# sccache (build cache, optional), and the DNS tools the IWOL tests load the exported zone
+# into: unbound, named-checkzone (bind9-utils) and dig (bind9-dnsutils). Idempotent: installed
+# packages are skipped.
 set -euo pipefail
 need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
@@ -9,6 +11,9 @@ command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v sccache >/dev/null 2>&1 || need+=(sccache)
 command -v make >/dev/null 2>&1 || need+=(make)
+[ -x /usr/sbin/unbound ] || command -v unbound >/dev/null 2>&1 || need+=(unbound)
+command -v named-checkzone >/dev/null 2>&1 || need+=(bind9-utils)
+command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "bootstrap: installing ${need[*]}"
   sudo_cmd=()

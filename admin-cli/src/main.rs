@@ -3,6 +3,7 @@
 //! non-zero with a one-line reason on any error.
 
 mod hashes_cmd;
+mod iwol_cmd;
 mod report_cmd;
 
 use std::path::PathBuf;
@@ -70,6 +71,9 @@ enum Command {
     /// Hash lists: publish, import, list, status, export, match (admin API); check offline.
     #[command(subcommand)]
     Hashes(hashes_cmd::HashesCommand),
+    /// INTERPOL's Worst Of list: suggest, confirm, review, delist, status, export (admin API).
+    #[command(subcommand)]
+    Iwol(iwol_cmd::IwolCommand),
     /// A running node's peers, sync cursors, lag and outbox sizes (admin API).
     Status {
         #[command(flatten)]
@@ -164,7 +168,8 @@ enum AgreementCommand {
         node: NodeArgs,
         /// forwarding (hotline to the hosting country's hotline), icse-contribution (hotline to
         /// INTERPOL), national-access (hotline to its national police), hash-list-subscription
-        /// or iwol-subscription (INTERPOL to a hotline or police).
+        /// or iwol-subscription (INTERPOL to a hotline or police), iwol-contribution (a hotline
+        /// or police to INTERPOL: its IWOL suggestions).
         #[arg(long)]
         template: String,
         /// The providing agency (whose records flow).
@@ -352,6 +357,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(command) => print_value(&report_cmd::run(command)?, cli.json),
         Command::Hashes(command) => match hashes_cmd::run(command)? {
             // Exports and conversions went to standard output already.
+            serde_json::Value::Null => Ok(()),
+            value => print_value(&value, cli.json),
+        },
+        Command::Iwol(command) => match iwol_cmd::run(command)? {
             serde_json::Value::Null => Ok(()),
             value => print_value(&value, cli.json),
         },

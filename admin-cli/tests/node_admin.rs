@@ -284,7 +284,14 @@ async fn hotline_subscribes_to_interpol_lists_with_the_cli() {
         scopes.contains(&&serde_json::json!(["HashList"])),
         "{listed}"
     );
-    assert!(scopes.contains(&&serde_json::json!(["Iwol"])), "{listed}");
+    assert!(
+        scopes.contains(&&serde_json::json!([
+            "Iwol",
+            "IwolSuggestion",
+            "IwolDecision"
+        ])),
+        "{listed}"
+    );
 
     // An unknown template is refused with the list of known ones, and creates nothing.
     let out = admin(
@@ -443,6 +450,81 @@ async fn hotline_subscribes_to_interpol_lists_with_the_cli() {
     );
     let checked: Value = serde_json::from_slice(&checked.stdout).unwrap();
     assert_eq!(checked["entries"], 4);
+
+    // INTERPOL publishes an (empty) IWOL version; the subscribed hotline holds and exports it.
+    assert_eq!(
+        ok(&at_interpol, &["iwol", "refresh", "--valid-days", "7"]).await["version"],
+        1
+    );
+    wait_until(&hotline, "IWOL version 1 at the hotline", |n| {
+        n.app().iwol_status().unwrap().map(|s| s.version) == Some(1)
+    })
+    .await;
+    let status = ok(&at_hotline, &["iwol", "status"]).await;
+    assert_eq!(
+        (
+            status["list"]["version"].as_u64(),
+            status["list"]["stale"].as_bool()
+        ),
+        (Some(1), Some(false))
+    );
+    let zone = dir.path().join("iwol.rpz.zone");
+    let written = ok(
+        &at_hotline,
+        &[
+            "iwol",
+            "export",
+            "--format",
+            "rpz",
+            "--nxdomain",
+            "--out",
+            p(&zone),
+        ],
+    )
+    .await;
+    assert!(written["bytes"].as_u64().unwrap() > 0);
+    assert!(std::fs::read_to_string(&zone).unwrap().contains(" SOA "));
+    assert_eq!(
+        ok(&at_hotline, &["iwol", "suggestions"]).await,
+        serde_json::json!([])
+    );
+    // Refused with the reason: a wildcard (checked before sending), a missing criterion and
+    // a report the node does not hold (by the node), a hotline reviewing.
+    for (args, expected) in [
+        (
+            vec![
+                "iwol",
+                "suggest",
+                "*.bad.example.test",
+                "--report",
+                "00",
+                "--criterion",
+                "real-children",
+            ],
+            "wildcard",
+        ),
+        (
+            vec![
+                "iwol",
+                "suggest",
+                "bad.example.test",
+                "--report",
+                &"ab".repeat(32),
+                "--criterion",
+                "real-children",
+            ],
+            "is not held here",
+        ),
+        (
+            vec!["iwol", "accept", &"ab".repeat(32), "--reason", "mine"],
+            "only INTERPOL",
+        ),
+    ] {
+        let out = admin(&at_hotline, &args).await;
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
 
     hotline.shutdown().await.unwrap();
     interpol.shutdown().await.unwrap();

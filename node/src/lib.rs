@@ -66,8 +66,8 @@ pub enum NodeError {
     /// The domain layer could not start (store failure while loading agreements).
     #[error("cannot load the node's domain state")]
     App(#[from] app::AppError),
-    /// The admin token file could not be read or created.
-    #[error("admin token file {}", path.display())]
+    /// A token file (admin API, IWOL feed) could not be read or created.
+    #[error("token file {}", path.display())]
     AdminToken {
         /// The token file.
         path: PathBuf,

@@ -114,7 +114,8 @@ impl std::fmt::Debug for RunningNode {
     }
 }
 
-/// Reads the admin token, creating it (0600, 32 random bytes as hex) on first start.
+/// Reads a bearer token (admin API, IWOL feed), creating it (0600, 32 random bytes as hex) on
+/// first start.
 fn admin_token(path: &Path) -> Result<String, NodeError> {
     let err = |source| NodeError::AdminToken {
         path: path.to_owned(),
@@ -180,13 +181,20 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         tokio::task::spawn_blocking(move || -> Result<_, NodeError> {
             let store = open_store(config.node.data_dir.clone())?;
             let token = admin_token(&config.admin.token_file)?;
+            let feed_token = config
+                .iwol
+                .feed_token_file
+                .as_deref()
+                .map(admin_token)
+                .transpose()?;
             let media = crawler::setup(&config, &identity.key.seed()).map_err(NodeError::Media)?;
             let app = App::new(store.clone(), identity, system_now)?;
             let peers = store.peers()?;
-            Ok((store, Arc::new(app), token, peers, media))
+            Ok((store, Arc::new(app), (token, feed_token), peers, media))
         })
         .await??
     };
+    let (token, feed_token) = token;
     tracing::info!(path = %store.path().display(), "database opened");
 
     let net_config = NetConfig {
@@ -225,6 +233,11 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             store: store.clone(),
             info: Arc::new(identity.info.clone()),
             limits,
+            iwol_feed: feed_token.map(|token| http::iwol::IwolFeed {
+                app: Arc::clone(&app),
+                token_digest: Sha256::digest(token.as_bytes()).into(),
+                rpz: config.iwol.rpz(),
+            }),
         }),
         "HTTP API",
     )
@@ -237,6 +250,7 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             blobs: blobs.clone(),
             token_digest: Sha256::digest(token.as_bytes()).into(),
             limits,
+            rpz: config.iwol.rpz(),
         }),
         "admin API",
     )

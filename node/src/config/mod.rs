@@ -15,7 +15,9 @@ use serde::Deserialize;
 use thiserror::Error;
 
 mod hotline;
+mod iwol;
 pub use hotline::HotlineSection;
+pub use iwol::IwolSection;
 
 use crate::crawler::CrawlerSettings;
 
@@ -106,6 +108,8 @@ pub struct NodeConfig {
     pub crawler: CrawlerSettings,
     /// `[hotline]`: blob store, geo source, local hash list.
     pub hotline: HotlineSection,
+    /// `[iwol]`: the IWOL exports for ISPs.
+    pub iwol: IwolSection,
 }
 
 /// `[net]` section.
@@ -204,6 +208,8 @@ struct RawConfig {
     crawler: hotline::RawCrawler,
     #[serde(default)]
     hotline: hotline::RawHotline,
+    #[serde(default)]
+    iwol: iwol::RawIwol,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -286,6 +292,7 @@ impl NodeConfig {
             },
             crawler: CrawlerSettings::default(),
             hotline: HotlineSection::defaults_for(&data_dir),
+            iwol: IwolSection::default(),
         }
     }
 
@@ -453,6 +460,7 @@ impl NodeConfig {
         }
         config.crawler = hotline::crawler(raw.crawler, &invalid)?;
         config.hotline = hotline::hotline(raw.hotline, config.hotline, &resolve)?;
+        config.iwol = iwol::iwol(raw.iwol, &invalid, &resolve)?;
         Ok(config)
     }
 }
@@ -516,6 +524,8 @@ mod tests {
         expected.hotline.geo_maxmind_db = Some("/var/lib/GeoIP/GeoLite2-Country.mmdb".into());
         expected.hotline.geo_cidr_table = Some(dir.path().join("geo.csv"));
         expected.hotline.local_hash_list = Some(dir.path().join("known-hashes.csv"));
+        expected.iwol.stop_page = Some("stop.iwol.example".parse().unwrap());
+        expected.iwol.feed_token_file = Some(dir.path().join("iwol-feed.token"));
         assert_eq!(config, expected);
         for key in [
             "data_dir",
@@ -546,6 +556,10 @@ mod tests {
             "geo_maxmind_db",
             "geo_cidr_table",
             "local_hash_list",
+            "rpz_zone",
+            "stop_page",
+            "rpz_ttl",
+            "feed_token_file",
         ] {
             assert!(
                 uncommented.contains(&format!("\n{key} = ")),

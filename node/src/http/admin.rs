@@ -39,6 +39,8 @@ pub struct AdminState {
     pub token_digest: [u8; 32],
     /// Request limits.
     pub limits: HttpLimits,
+    /// How IWOL exports write the RPZ zone (`[iwol]`).
+    pub rpz: safeport_protocol::iwol::export::RpzOptions,
 }
 
 /// Builds the admin router.
@@ -57,6 +59,7 @@ pub fn admin_router(state: AdminState) -> Router {
         .merge(super::reports::routes())
         .merge(super::collections::routes())
         .merge(super::hashlists::routes())
+        .merge(super::iwol::routes())
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state);
@@ -204,6 +207,7 @@ async fn status(State(state): State<AdminState>) -> Result<Json<serde_json::Valu
     let records = blocking(&app, |app| Ok(app.store().record_count()?)).await?;
     // Lists held, with staleness: an expired list is an alarm for the operator.
     let hash_lists = blocking(&app, |app| app.hash_lists()).await?;
+    let iwol = blocking(&app, |app| app.iwol_status()).await?;
     let identity = state.app.identity();
     Ok(Json(serde_json::json!({
         "agency": identity.info.agency_id,
@@ -214,6 +218,7 @@ async fn status(State(state): State<AdminState>) -> Result<Json<serde_json::Valu
         "records": records,
         "peers": peers,
         "hash_lists": hash_lists,
+        "iwol": iwol,
     })))
 }
 
@@ -364,6 +369,7 @@ async fn propose(
                 .collect(),
         ),
         "iwol-subscription" => templates::iwol_subscription(),
+        "iwol-contribution" => templates::iwol_contribution(),
         "national-access" => {
             let classifications = match &body.classifications {
                 None => vec![Classification::Baseline, Classification::NationallyIllegal],
@@ -381,7 +387,7 @@ async fn propose(
         other => {
             return Err(ApiError::BadRequest(format!(
                 "unknown template {other:?}: use forwarding, icse-contribution, national-access, \
-                 hash-list-subscription or iwol-subscription"
+                 hash-list-subscription, iwol-subscription or iwol-contribution"
             )));
         }
     };

@@ -22,6 +22,7 @@ use tower_http::trace::TraceLayer;
 pub mod admin;
 pub mod collections;
 pub mod hashlists;
+pub mod iwol;
 pub mod reports;
 
 use crate::config::HttpSection;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub info: Arc<NodeInfo>,
     /// Request limits.
     pub limits: HttpLimits,
+    /// The ISPs' IWOL feed, when configured.
+    pub iwol_feed: Option<iwol::IwolFeed>,
 }
 
 /// An error returned by a handler. Its response is `{"error": "..."}` with a message that is
@@ -155,6 +158,7 @@ pub fn router(state: AppState) -> Router {
     let limits = state.limits;
     let routes = Router::new()
         .route("/healthz", get(healthz))
+        .route("/iwol/{format}", get(iwol::feed))
         .fallback(not_found)
         .with_state(state);
     with_layers(routes, limits)
@@ -222,6 +226,7 @@ mod tests {
                 max_body_bytes: 16,
                 request_timeout: Duration::from_secs(30),
             },
+            iwol_feed: None,
         }
     }
 
