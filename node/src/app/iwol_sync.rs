@@ -227,7 +227,12 @@ impl App {
                 let held = self.store.held_iwol()?;
                 held.is_none_or(|h| version >= h.version) && decide(Subject::Iwol)
             }
-            RecordType::IwolSuggestion => decide(Subject::IwolSuggestion),
+            // Agencies send INTERPOL their own suggestions; only INTERPOL passes on those of
+            // others (so a relayed suggestion never echoes back to INTERPOL).
+            RecordType::IwolSuggestion => {
+                (self.my_role() == Role::Interpol || &record.header().origin == self.me())
+                    && decide(Subject::IwolSuggestion)
+            }
             RecordType::IwolDecision => {
                 let typed = record.clone().into_typed::<IwolDecision>()?;
                 decide(Subject::IwolDecision {

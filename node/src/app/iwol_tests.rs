@@ -125,6 +125,14 @@ fn a_confirmed_suggestion_is_listed_and_every_subscriber_follows_the_list() {
     // INTERPOL passes the suggestion on; the DE hotline confirms it with its own evidence.
     pull(&w.interpol, &w.de);
     let at_de = w.de.app.iwol_suggestion(&suggestion).unwrap();
+    assert!(
+        !w.de
+            .app
+            .store()
+            .outbox_contains(w.interpol.app.me(), &suggestion)
+            .unwrap(),
+        "a relayed suggestion does not echo back to INTERPOL"
+    );
     assert_eq!(at_de.status, SuggestionStatus::Open);
     let own = report_on_site(&w.de, 1, Classification::NationallyIllegal);
     let mut confirmation = request("site-1.example.test", vec![own]);

@@ -14,6 +14,7 @@ pub mod iwol;
 mod iwol_sync;
 #[cfg(test)]
 mod iwol_tests;
+pub mod iwol_views;
 mod list_matching;
 mod list_versions;
 mod parallel;
