@@ -124,6 +124,26 @@ fn version_at(node: &RunningNode) -> Option<u64> {
     node.app().iwol_status().unwrap().map(|s| s.version)
 }
 
+/// An export of the list held by `node`, through its admin API: status, headers and text.
+async fn export_at(
+    node: &RunningNode,
+    query: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let response = loopback_client()
+        .unwrap()
+        .get(format!(
+            "http://{}/admin/iwol/export?{query}",
+            node.admin_addr()
+        ))
+        .bearer_auth(node.admin_token())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
+}
+
 fn listed_at(node: &RunningNode) -> Vec<String> {
     node.app()
         .iwol_list()
@@ -241,19 +261,10 @@ async fn a_confirmed_suggestion_reaches_every_subscriber_and_a_real_resolver_enf
 
     // The police node's copy for ISPs: over the admin API and the public feed.
     let client = loopback_client().unwrap();
-    let export = client
-        .get(format!(
-            "http://{}/admin/iwol/export?format=rpz",
-            f.police.admin_addr()
-        ))
-        .bearer_auth(f.police.admin_token())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(export.status(), StatusCode::OK);
-    assert_eq!(export.headers()["x-safeport-iwol-version"], "1");
-    assert_eq!(export.headers()["x-safeport-iwol-stale"], "false");
-    let zone = export.text().await.unwrap();
+    let (status, headers, zone) = export_at(&f.police, "format=rpz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["x-safeport-iwol-version"], "1");
+    assert_eq!(headers["x-safeport-iwol-stale"], "false");
     let token = std::fs::read_to_string(&f.feed_token).unwrap();
     let feed = |token: Option<String>, format: &'static str| {
         let mut request = client.get(format!("http://{}/iwol/{format}", f.police.http_addr()));
@@ -304,18 +315,7 @@ async fn a_confirmed_suggestion_reaches_every_subscriber_and_a_real_resolver_enf
     assert_eq!(unbound.answer("clean.example.test"), "192.0.2.10");
     drop(unbound);
     // The NXDOMAIN form of the same list.
-    let nx_zone = client
-        .get(format!(
-            "http://{}/admin/iwol/export?format=rpz&nxdomain=true",
-            f.police.admin_addr()
-        ))
-        .bearer_auth(f.police.admin_token())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, _, nx_zone) = export_at(&f.police, "format=rpz&nxdomain=true").await;
     check_zone(resolver_dir.path(), &nx_zone);
     let unbound = Unbound::start(resolver_dir.path(), &nx_zone);
     assert_eq!(unbound.status("www.site-1.example.test"), "NXDOMAIN");
@@ -340,18 +340,7 @@ async fn a_confirmed_suggestion_reaches_every_subscriber_and_a_real_resolver_enf
         .unwrap();
         assert!(listed_at(node).is_empty());
     }
-    let zone_v2 = client
-        .get(format!(
-            "http://{}/admin/iwol/export?format=rpz",
-            f.police.admin_addr()
-        ))
-        .bearer_auth(f.police.admin_token())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, _, zone_v2) = export_at(&f.police, "format=rpz").await;
     assert!(serial(&zone_v2) > serial(&zone));
     assert!(!zone_v2.contains("site-1.example.test CNAME"));
     check_zone(resolver_dir.path(), &zone_v2);
