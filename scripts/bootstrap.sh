@@ -2,7 +2,8 @@
 # Installs what building and testing Safeport needs on a fresh Debian machine, and nothing else:
 # libclang (the rocksdb crate's bindgen), a C++ compiler (RocksDB), openssl (interop tests),
 # sccache (build cache, optional), and the DNS tools the IWOL tests load the exported zone
-# into: unbound, named-checkzone (bind9-utils) and dig (bind9-dnsutils). Idempotent: installed
+# into: unbound, named-checkzone (bind9-utils) and dig (bind9-dnsutils); unzip and zip, with
+# which the package tests check (and tamper with) intelligence packages as a recipient would. Idempotent: installed
 # packages are skipped.
 set -euo pipefail
 need=()
@@ -14,6 +15,8 @@ command -v make >/dev/null 2>&1 || need+=(make)
 [ -x /usr/sbin/unbound ] || command -v unbound >/dev/null 2>&1 || need+=(unbound)
 command -v named-checkzone >/dev/null 2>&1 || need+=(bind9-utils)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
+command -v zip >/dev/null 2>&1 || need+=(zip)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "bootstrap: installing ${need[*]}"
   sudo_cmd=()

@@ -56,28 +56,7 @@ pub struct VerifyOutput {
 
 /// Verifies a certificate; every failure is an error naming the reason.
 pub fn verify(request: &VerifyRequest<'_>) -> Result<VerifyOutput, AdminError> {
-    if request.roots.is_empty() {
-        return Err(AdminError::Invalid("give at least one --root".into()));
-    }
-    let mut anchors = Vec::new();
-    for path in request.roots {
-        let anchor =
-            TrustAnchor::from_pem(&files::read_text(path)?).map_err(|reason| AdminError::Cert {
-                path: path.clone(),
-                reason,
-            })?;
-        anchors.push(anchor);
-    }
-    let mut crls = Vec::new();
-    for path in request.crls {
-        let crl = Crl::from_pem(&files::read_text(path)?, &anchors).map_err(|reason| {
-            AdminError::Cert {
-                path: path.clone(),
-                reason,
-            }
-        })?;
-        crls.push(crl);
-    }
+    let (anchors, crls) = load_trust(request.roots, request.crls)?;
     let expected_key = match request.key {
         Some(path) => Some(
             PublicKey::from_pem(&files::read_text(path)?).map_err(|reason| AdminError::Key {
@@ -110,4 +89,34 @@ pub fn verify(request: &VerifyRequest<'_>) -> Result<VerifyOutput, AdminError> {
         not_after: identity.validity.not_after.to_string(),
         checked_at: request.at.to_string(),
     })
+}
+
+/// Reads root certificates and CRLs (each CRL checked against the roots).
+pub fn load_trust(
+    roots: &[PathBuf],
+    crl_files: &[PathBuf],
+) -> Result<(Vec<TrustAnchor>, Vec<Crl>), AdminError> {
+    if roots.is_empty() {
+        return Err(AdminError::Invalid("give at least one --root".into()));
+    }
+    let mut anchors = Vec::new();
+    for path in roots {
+        let anchor =
+            TrustAnchor::from_pem(&files::read_text(path)?).map_err(|reason| AdminError::Cert {
+                path: path.clone(),
+                reason,
+            })?;
+        anchors.push(anchor);
+    }
+    let mut crls = Vec::new();
+    for path in crl_files {
+        let crl = Crl::from_pem(&files::read_text(path)?, &anchors).map_err(|reason| {
+            AdminError::Cert {
+                path: path.clone(),
+                reason,
+            }
+        })?;
+        crls.push(crl);
+    }
+    Ok((anchors, crls))
 }

@@ -16,6 +16,7 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct NodeClient {
     base: String,
     token: String,
+    actor: Option<String>,
     http: reqwest::blocking::Client,
 }
 
@@ -48,12 +49,31 @@ impl NodeClient {
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
             token,
+            actor: None,
             http,
         })
     }
 
+    /// Names the person acting in every call (the node's audit trail records it).
+    pub fn acting_as(mut self, actor: Option<String>) -> Self {
+        self.actor = actor;
+        self
+    }
+
+    /// The token and the actor on a request.
+    fn authorised(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+    ) -> reqwest::blocking::RequestBuilder {
+        let request = request.bearer_auth(&self.token);
+        match &self.actor {
+            Some(actor) => request.header("x-safeport-actor", actor),
+            None => request,
+        }
+    }
+
     fn send(&self, request: reqwest::blocking::RequestBuilder) -> Result<Value, AdminError> {
-        let response = request.bearer_auth(&self.token).send().map_err(|e| {
+        let response = self.authorised(request).send().map_err(|e| {
             AdminError::Invalid(format!("cannot reach the node at {}: {e}", self.base))
         })?;
         let status = response.status();
@@ -92,9 +112,7 @@ impl NodeClient {
     /// `GET path` answered with text (exports), not JSON.
     pub fn get_text(&self, path: &str) -> Result<String, AdminError> {
         let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+            .authorised(self.http.get(format!("{}{path}", self.base)))
             .send()
             .map_err(|e| {
                 AdminError::Invalid(format!("cannot reach the node at {}: {e}", self.base))
@@ -113,6 +131,30 @@ impl NodeClient {
             )));
         }
         Ok(text)
+    }
+
+    /// `POST path` with a JSON body, answered with bytes (a package).
+    pub fn post_for_bytes(&self, path: &str, body: &Value) -> Result<Vec<u8>, AdminError> {
+        let response = self
+            .authorised(self.http.post(format!("{}{path}", self.base)).json(body))
+            .send()
+            .map_err(|e| {
+                AdminError::Invalid(format!("cannot reach the node at {}: {e}", self.base))
+            })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .map_err(|e| AdminError::Invalid(format!("reading the node's answer: {e}")))?;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| "no reason given".into());
+            return Err(AdminError::Invalid(format!(
+                "the node refused ({status}): {message}"
+            )));
+        }
+        Ok(bytes.to_vec())
     }
 
     /// `DELETE path`.

@@ -90,6 +90,20 @@ pub fn write_file(
     mode: u32,
     overwrite: Overwrite,
 ) -> Result<(), FileError> {
+    write_contents(path, contents.as_bytes(), mode, overwrite)
+}
+
+/// Writes (or replaces, through a temporary file and a rename) a binary file.
+pub fn write_bytes(path: &Path, contents: &[u8], mode: u32) -> Result<(), FileError> {
+    write_contents(path, contents, mode, Overwrite::Replace)
+}
+
+fn write_contents(
+    path: &Path,
+    contents: &[u8],
+    mode: u32,
+    overwrite: Overwrite,
+) -> Result<(), FileError> {
     let write_err = |reason| FileError::Write {
         path: path.to_owned(),
         reason,
@@ -106,7 +120,7 @@ pub fn write_file(
         .mode(mode)
         .open(&target)
         .map_err(write_err)?;
-    file.write_all(contents.as_bytes()).map_err(write_err)?;
+    file.write_all(contents).map_err(write_err)?;
     file.sync_all().map_err(write_err)?;
     if overwrite == Overwrite::Replace {
         std::fs::rename(&target, path).map_err(write_err)?;

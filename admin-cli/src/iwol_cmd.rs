@@ -165,7 +165,7 @@ impl EvidenceArgs {
 
 /// Percent-encodes a query value (names and codes are ASCII letters, digits, `.` and `-`
 /// after validation; anything else is escaped).
-fn query_value(text: &str) -> String {
+pub(crate) fn query_value(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),

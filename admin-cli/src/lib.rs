@@ -7,6 +7,7 @@ pub mod client;
 pub mod files;
 pub mod media;
 pub mod node_init;
+pub mod package;
 
 use std::path::PathBuf;
 

@@ -2,8 +2,10 @@
 //! Parses arguments, calls the library, prints a readable summary or `--json`, and exits
 //! non-zero with a one-line reason on any error.
 
+mod audit_cmd;
 mod hashes_cmd;
 mod iwol_cmd;
+mod package_cmd;
 mod report_cmd;
 
 use std::path::PathBuf;
@@ -71,6 +73,12 @@ enum Command {
     /// Hash lists: publish, import, list, status, export, match (admin API); check offline.
     #[command(subcommand)]
     Hashes(hashes_cmd::HashesCommand),
+    /// Intelligence packages: create on a node (admin API), verify offline.
+    #[command(subcommand)]
+    Package(package_cmd::PackageCommand),
+    /// The node's audit trail: list, verify the hash chain, export (admin API).
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// INTERPOL's Worst Of list: suggest, confirm, review, delist, status, export (admin API).
     #[command(subcommand)]
     Iwol(iwol_cmd::IwolCommand),
@@ -116,20 +124,22 @@ pub(crate) struct NodeArgs {
         default_value = "safeport-data/admin.token"
     )]
     token_file: PathBuf,
+    /// Who is acting (recorded in the node's audit trail; default: the token's holder).
+    #[arg(long, env = "SAFEPORT_ACTOR")]
+    actor: Option<String>,
 }
 
 impl NodeArgs {
     fn client(&self) -> anyhow::Result<client::NodeClient> {
-        Ok(client::NodeClient::new(&self.node, &self.token_file)?)
+        Ok(client::NodeClient::new(&self.node, &self.token_file)?.acting_as(self.actor.clone()))
     }
 
     /// A client for calls that may take long (publishing a large list).
     fn slow_client(&self, timeout: std::time::Duration) -> anyhow::Result<client::NodeClient> {
-        Ok(client::NodeClient::with_timeout(
-            &self.node,
-            &self.token_file,
-            timeout,
-        )?)
+        Ok(
+            client::NodeClient::with_timeout(&self.node, &self.token_file, timeout)?
+                .acting_as(self.actor.clone()),
+        )
     }
 }
 
@@ -357,6 +367,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(command) => print_value(&report_cmd::run(command)?, cli.json),
         Command::Hashes(command) => match hashes_cmd::run(command)? {
             // Exports and conversions went to standard output already.
+            serde_json::Value::Null => Ok(()),
+            value => print_value(&value, cli.json),
+        },
+        Command::Package(command) => print_value(&package_cmd::run(command, now)?, cli.json),
+        Command::Audit(command) => match audit_cmd::run(command)? {
             serde_json::Value::Null => Ok(()),
             value => print_value(&value, cli.json),
         },

@@ -10,6 +10,7 @@
 //! - [`authorize`](mod@authorize): the single default-deny gate for everything that leaves a node.
 //! - [`pki`]: the federation's X.509 certificates and CRLs.
 //! - [`sync`]: the messages peers exchange to pull records.
+//! - [`package`]: intelligence packages' manifest, checksums and VICS hash set.
 
 pub mod agreement;
 pub mod authorize;
@@ -19,6 +20,7 @@ pub mod hashlist;
 pub mod ids;
 pub mod iwol;
 pub mod keys;
+pub mod package;
 pub mod pki;
 pub mod report;
 pub mod signed;

@@ -4,7 +4,9 @@
 //!
 //! Every method blocks on the store; async callers use `spawn_blocking`.
 
+pub mod access;
 pub mod agreements;
+pub mod audit;
 #[cfg(test)]
 mod hashlist_tests;
 pub mod hashlists;
@@ -17,6 +19,7 @@ mod iwol_tests;
 pub mod iwol_views;
 mod list_matching;
 mod list_versions;
+pub mod packages;
 mod parallel;
 pub mod received;
 mod serve;

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use super::{ApiError, HttpLimits, agency, hex_id, not_found, with_layers};
 use crate::app::App;
 use crate::app::agreements::AgreementState;
+use crate::app::audit::AuditAction;
 use crate::federation::{FederationHandle, PeerSync};
 
 /// Longest agreement validity accepted, in days.
@@ -60,6 +61,8 @@ pub fn admin_router(state: AdminState) -> Router {
         .merge(super::collections::routes())
         .merge(super::hashlists::routes())
         .merge(super::iwol::routes())
+        .merge(super::audit::routes())
+        .merge(super::packages::routes())
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state);
@@ -342,8 +345,10 @@ pub struct Propose {
 
 async fn propose(
     State(state): State<AdminState>,
+    headers: axum::http::HeaderMap,
     body: Result<Json<Propose>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let actor = super::actor(&headers)?;
     let Json(body) = body?;
     if body.days == 0 || body.days > MAX_AGREEMENT_DAYS {
         return Err(ApiError::BadRequest(format!(
@@ -401,7 +406,18 @@ async fn propose(
         valid_until: Timestamp(now.0.saturating_add(u64::from(body.days) * 86_400_000)),
     };
     let id = terms.agreement_id;
-    let (_, committed) = blocking(&state.app, move |app| app.propose_agreement(terms)).await?;
+    let target = format!(
+        "agreement {} ({}: {} to {})",
+        hex::encode(id),
+        template.name,
+        terms.provider,
+        terms.recipient
+    );
+    let (_, committed) = blocking(&state.app, move |app| {
+        app.audit(&actor, AuditAction::AgreementPropose, &target, None, None)?;
+        app.propose_agreement(terms)
+    })
+    .await?;
     state.federation.committed(committed).await;
     Ok(Json(
         serde_json::json!({ "id": hex::encode(id), "template": template.name }),
@@ -416,10 +432,17 @@ fn random_id() -> Result<[u8; 16], ApiError> {
 
 async fn accept(
     State(state): State<AdminState>,
+    headers: axum::http::HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let actor = super::actor(&headers)?;
     let id = agreement_id(&id)?;
-    let (_, committed) = blocking(&state.app, move |app| app.accept_agreement(&id)).await?;
+    let (_, committed) = blocking(&state.app, move |app| {
+        let target = format!("agreement {}", hex::encode(id));
+        app.audit(&actor, AuditAction::AgreementAccept, &target, None, None)?;
+        app.accept_agreement(&id)
+    })
+    .await?;
     state.federation.committed(committed).await;
     Ok(Json(serde_json::json!({ "accepted": hex::encode(id) })))
 }
@@ -434,12 +457,22 @@ pub struct Revoke {
 
 async fn revoke(
     State(state): State<AdminState>,
+    headers: axum::http::HeaderMap,
     Path(id): Path<String>,
     body: Result<Json<Revoke>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let actor = super::actor(&headers)?;
     let Json(body) = body?;
     let id = agreement_id(&id)?;
     let (_, committed) = blocking(&state.app, move |app| {
+        let target = format!("agreement {}", hex::encode(id));
+        app.audit(
+            &actor,
+            AuditAction::AgreementRevoke,
+            &target,
+            Some(&body.reason),
+            None,
+        )?;
         app.revoke_agreement(&id, body.reason)
     })
     .await?;

@@ -20,9 +20,11 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub mod admin;
+pub mod audit;
 pub mod collections;
 pub mod hashlists;
 pub mod iwol;
+pub mod packages;
 pub mod reports;
 
 use crate::config::HttpSection;
@@ -171,6 +173,20 @@ pub(crate) fn hex_id<const N: usize>(text: &str, what: &str) -> Result<[u8; N], 
     hex::decode_to_slice(text, &mut bytes)
         .map_err(|_| ApiError::BadRequest(format!("{what} is {} hex digits", 2 * N)))?;
     Ok(bytes)
+}
+
+/// Who acts, from the `x-safeport-actor` header (the name of the person using the admin token,
+/// as the operator's tooling states it); the token's holder when absent.
+pub(crate) fn actor(headers: &axum::http::HeaderMap) -> Result<crate::app::audit::Actor, ApiError> {
+    match headers.get("x-safeport-actor") {
+        None => Ok(crate::app::audit::Actor::admin()),
+        Some(value) => {
+            let text = value
+                .to_str()
+                .map_err(|_| ApiError::BadRequest("x-safeport-actor is not text".into()))?;
+            crate::app::audit::Actor::named(text).map_err(|e| ApiError::BadRequest(e.to_string()))
+        }
+    }
 }
 
 /// Parses an agency id from a request.

@@ -7,6 +7,7 @@
 //! All methods block on disk I/O (writes are synced). Async callers run them with
 //! `tokio::task::spawn_blocking`; [`Store`] is cheap to clone for that purpose.
 
+pub mod audit;
 mod batch;
 pub mod codec;
 mod federation;
@@ -113,11 +114,13 @@ pub enum Table {
     /// IWOL suggestions with their confirmations and decisions:
     /// `(suggestion id[32], part u8, record id[32])` -> empty.
     IwolSuggestions,
+    /// The audit trail: `seq u64` -> canonical `AuditEntry`; `0` -> the chain's head.
+    Audit,
 }
 
 impl Table {
     /// Every table, in creation order.
-    pub const ALL: [Table; 24] = [
+    pub const ALL: [Table; 25] = [
         Table::Meta,
         Table::Records,
         Table::RecordsByOrigin,
@@ -142,6 +145,7 @@ impl Table {
         Table::HashListParts,
         Table::IwolState,
         Table::IwolSuggestions,
+        Table::Audit,
     ];
 
     /// The column family name, including the table's layout version.
@@ -171,6 +175,7 @@ impl Table {
             Table::HashListParts => "hash_list_parts_v1",
             Table::IwolState => "iwol_state_v1",
             Table::IwolSuggestions => "iwol_suggestions_v1",
+            Table::Audit => "audit_v1",
         }
     }
 }

@@ -1,0 +1,123 @@
+//! Intelligence packages on the admin listener: `POST /admin/packages` composes one from the
+//! reports named (as this node may show them) and answers the signed zip; `GET
+//! /admin/held/{origin}/{key}` shows one held report as far as this node may show it (the
+//! same decision a package takes), audited.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::admin::{AdminState, blocking};
+use super::{ApiError, agency, hex_id};
+use crate::app::audit::AuditAction;
+use crate::app::packages::PackageRequest;
+
+/// The package routes.
+pub fn routes() -> Router<AdminState> {
+    Router::new()
+        .route("/admin/packages", post(compose))
+        .route("/admin/held/{origin}/{key}", get(show))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComposeBody {
+    /// `origin/report-key-hex` per report.
+    reports: Vec<String>,
+    case_reference: String,
+    purpose: String,
+    recipient: Option<String>,
+    /// Include media content where an agreement grants it.
+    #[serde(default)]
+    content: bool,
+}
+
+fn report_ref(text: &str) -> Result<(safeport_protocol::AgencyId, [u8; 16]), ApiError> {
+    let (origin, key) = text.split_once('/').ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "{:?} is not origin/report-key",
+            text.chars().take(80).collect::<String>()
+        ))
+    })?;
+    Ok((agency(origin)?, hex_id(key, "a report key")?))
+}
+
+async fn compose(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Json(body): Json<ComposeBody>,
+) -> Result<Response, ApiError> {
+    let actor = super::actor(&headers)?;
+    let request = PackageRequest {
+        reports: body
+            .reports
+            .iter()
+            .map(|r| report_ref(r))
+            .collect::<Result<_, _>>()?,
+        case_reference: body.case_reference,
+        purpose: body.purpose,
+        recipient: body.recipient,
+        include_content: body.content,
+    };
+    let blobs = state.blobs.clone();
+    let package = blocking(&state.app, move |app| {
+        app.compose_package(&actor, &request, &blobs)
+    })
+    .await?;
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    let name = format!(
+        "attachment; filename=\"safeport-package-{}.zip\"",
+        package
+            .manifest
+            .case_reference
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+    );
+    if let Ok(value) = HeaderValue::from_str(&name) {
+        response_headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok((response_headers, package.bytes).into_response())
+}
+
+async fn show(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path((origin, key)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let actor = super::actor(&headers)?;
+    let origin = agency(&origin)?;
+    let key: [u8; 16] = hex_id(&key, "a report key")?;
+    let view = blocking(&state.app, move |app| {
+        let visible = app.visible_report(&origin, &key)?;
+        let target = format!("report {}", visible.record_id.to_hex());
+        app.audit(&actor, AuditAction::ViewReport, &target, None, None)?;
+        let report = &visible.report;
+        Ok(json!({
+            "origin": visible.origin.as_str(),
+            "record_id": visible.record_id.to_hex(),
+            "report_key": hex::encode(report.report_key),
+            "revision": report.revision,
+            "reported_url": report.reported_url,
+            "final_url": report.final_url(),
+            "hosting_country": report.hosting.country.map(|c| c.to_string()),
+            "agreement": visible.grant.label(),
+            "items": visible.items.iter().map(|v| json!({
+                "sha256": hex::encode(v.item.sha256),
+                "classification": v.item.classification().as_str(),
+                "agreement": v.grant.label(),
+                "content_granted": v.content.is_some(),
+            })).collect::<Vec<_>>(),
+        }))
+    })
+    .await?;
+    Ok(Json(view))
+}
