@@ -17,6 +17,7 @@ pub mod matching;
 pub mod media;
 pub mod net;
 mod running;
+pub mod search;
 pub mod store;
 
 use std::net::SocketAddr;

@@ -187,6 +187,22 @@ async fn an_investigator_packages_only_what_the_agreement_grants_and_recipients_
     assert_eq!(shown["items"].as_array().unwrap().len(), 1, "{shown}");
     assert_eq!(shown["items"][0]["classification"], "baseline");
 
+    // Searches and facets see the same: two NL reports, their baseline items only.
+    let all = search(&police, "").await;
+    assert_eq!(all["total"], 2, "{all}");
+    assert_eq!(all["facets"]["classification"], json!([["baseline", 2]]));
+    assert_eq!(all["facets"]["country"], json!([["NL", 2]]));
+    assert_eq!(all["facets"]["hotline"], json!([["nl-hotline", 2]]));
+    assert_eq!(all["results"][0]["classifications"], json!(["baseline"]));
+    for (filter, total) in [
+        ("country=DE", 0),
+        ("classification=not-illegal", 0),
+        ("classification=nationally-illegal", 0),
+        ("text=site-1.", 1),
+    ] {
+        assert_eq!(search(&police, filter).await["total"], total, "{filter}");
+    }
+
     let (status, zip) = call(
         &police,
         Method::POST,
@@ -294,6 +310,9 @@ async fn an_investigator_packages_only_what_the_agreement_grants_and_recipients_
     assert_eq!(status, StatusCode::OK);
     let (status, body) = call(&police, Method::GET, &held_path(&granted), None).await;
     assert_eq!((status, &body), (StatusCode::NOT_FOUND, &missing_body));
+    let after = search(&police, "").await;
+    assert_eq!(after["total"], 0, "{after}");
+    assert_eq!(after["facets"]["country"], json!([]));
 
     // One audit entry per operation of the session, in order, and the chain verifies.
     let entries = admin
@@ -314,14 +333,20 @@ async fn an_investigator_packages_only_what_the_agreement_grants_and_recipients_
     let expected: Vec<(String, String)> = [
         ("agreement-propose", "admin-token"),
         ("view-report", INVESTIGATOR),
+        ("search", INVESTIGATOR),
+        ("search", INVESTIGATOR),
+        ("search", INVESTIGATOR),
+        ("search", INVESTIGATOR),
+        ("search", INVESTIGATOR),
         ("package", INVESTIGATOR),
         ("agreement-revoke", INVESTIGATOR),
+        ("search", INVESTIGATOR),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
     assert_eq!(session, expected);
-    let package_entry = &entries[2];
+    let package_entry = &entries[7];
     assert!(
         package_entry["purpose"]
             .as_str()
@@ -333,8 +358,15 @@ async fn an_investigator_packages_only_what_the_agreement_grants_and_recipients_
         .call(&police, Method::GET, "/admin/audit/verify", None)
         .await
         .unwrap();
-    assert_eq!(verified["entries"], 4);
+    assert_eq!(verified["entries"], 10);
     assert!(verified["broken"].is_null());
+}
+
+/// A search at `node` as the investigator.
+async fn search(node: &RunningNode, filter: &str) -> Value {
+    let (status, body) = call(node, Method::GET, &format!("/admin/search?{filter}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
 }
 
 fn held_path(reference: &str) -> String {

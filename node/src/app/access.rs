@@ -57,7 +57,7 @@ pub struct VisibleReport {
 
 impl App {
     /// The first agreement from a provider of this node that allows `subject`.
-    fn grant_for(&self, subject: Subject<'_>) -> Option<Grant> {
+    pub(crate) fn grant_for(&self, subject: Subject<'_>) -> Option<Grant> {
         let book = self.agreements();
         let agreements = book.active();
         let mut providers: Vec<&AgencyId> = agreements

@@ -22,6 +22,7 @@ mod list_versions;
 pub mod packages;
 mod parallel;
 pub mod received;
+pub mod search;
 mod serve;
 pub mod sync;
 #[cfg(test)]
@@ -90,6 +91,10 @@ pub struct App {
     /// Serialises publishing and reviewing on the IWOL, so two versions never share a number
     /// and a suggestion is decided once.
     iwol: Mutex<()>,
+    /// The search index over the reports held (built on the first search).
+    search: Mutex<search::SearchState>,
+    /// Reports whose head moved since the last search.
+    search_marks: search::Marked,
 }
 
 impl App {
@@ -122,6 +127,8 @@ impl App {
             pdq_lists: Default::default(),
             hash_lists: Mutex::new(()),
             iwol: Mutex::new(()),
+            search: Mutex::default(),
+            search_marks: search::Marked::default(),
         };
         app.refresh_agreements()?;
         for state in app.store.list_states()? {

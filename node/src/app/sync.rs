@@ -234,6 +234,7 @@ impl App {
         };
         if newer {
             batch.set_report_head(origin, &report.report_key, report.revision, &record.id())?;
+            self.search_marks.mark(origin, &report.report_key);
         }
         Ok(newer)
     }

@@ -71,6 +71,10 @@ impl App {
                 _ => None,
             };
             batch.delete_record(&record, report.as_ref())?;
+            if let Some(report) = &report {
+                self.search_marks
+                    .mark(&record.header().origin, &report.report_key);
+            }
         }
         batch.put_tombstone(&target, &raw.header().origin, &raw.id())?;
         Ok(())

@@ -63,6 +63,7 @@ pub fn admin_router(state: AdminState) -> Router {
         .merge(super::iwol::routes())
         .merge(super::audit::routes())
         .merge(super::packages::routes())
+        .merge(super::search::routes())
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state);

@@ -26,6 +26,7 @@ pub mod hashlists;
 pub mod iwol;
 pub mod packages;
 pub mod reports;
+pub mod search;
 
 use crate::config::HttpSection;
 use crate::identity::NodeInfo;

@@ -153,16 +153,28 @@ impl Store {
         origin: Option<&AgencyId>,
         limit: usize,
     ) -> Result<Vec<ReportHead>, StoreError> {
+        let limit = limit.min(MAX_PAGE);
+        let mut out = Vec::new();
+        self.visit_report_heads(origin, |head| {
+            out.push(head);
+            out.len() < limit
+        })?;
+        Ok(out)
+    }
+
+    /// Visits the report heads (of one origin, or all) in key order until `visit` returns
+    /// false (the search index is built from them; the caller bounds what it keeps).
+    pub fn visit_report_heads(
+        &self,
+        origin: Option<&AgencyId>,
+        mut visit: impl FnMut(ReportHead) -> bool,
+    ) -> Result<(), StoreError> {
         let prefix = origin.map_or_else(Vec::new, |o| KeyWriter::new().str(o.as_str()).finish());
         let corrupt = || StoreError::CorruptValue {
             table: Table::ReportHeads.name(),
             what: "report head entry does not decode",
         };
-        let mut out = Vec::new();
         for entry in self.scan_prefix(Table::ReportHeads, &prefix, None, false)? {
-            if out.len() >= limit.min(MAX_PAGE) {
-                break;
-            }
             let (key, value) = entry.map_err(|e| self.db_err(e))?;
             let mut reader = KeyReader::new(&key);
             let origin =
@@ -171,14 +183,17 @@ impl Store {
             let (revision, id) = value.split_at_checked(4).ok_or_else(corrupt)?;
             let revision = u32::from_be_bytes(revision.try_into().map_err(|_| corrupt())?);
             let id: [u8; 32] = id.try_into().map_err(|_| corrupt())?;
-            out.push(ReportHead {
+            let head = ReportHead {
                 origin,
                 report_key,
                 revision,
                 record_id: RecordId(id),
-            });
+            };
+            if !visit(head) {
+                break;
+            }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Ids of stored records of one type after `after` (in id order), at most
