@@ -5,6 +5,8 @@
 //! Every method blocks on the store; async callers use `spawn_blocking`.
 
 pub mod access;
+#[cfg(test)]
+mod access_tests;
 pub mod agreements;
 pub mod audit;
 #[cfg(test)]

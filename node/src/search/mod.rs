@@ -233,14 +233,26 @@ impl SearchIndex {
             matches.push((index, visible));
         }
         let facets = self.facets(&matches);
-        matches.sort_by_key(|(index, _)| {
-            let doc = &self.docs[*index];
-            (doc.received_at, doc.record_id.0)
-        });
-        if !query.oldest_first {
-            matches.reverse();
-        }
+        let total = matches.len() as u64;
         let limit = query.limit.clamp(1, MAX_RESULTS);
+        // Only the first `offset + limit` in order are needed: select them, then sort those.
+        let order = |a: &(usize, ClassSet), b: &(usize, ClassSet)| {
+            let key = |(index, _): &(usize, ClassSet)| {
+                let doc = &self.docs[*index];
+                (doc.received_at, doc.record_id.0)
+            };
+            if query.oldest_first {
+                key(a).cmp(&key(b))
+            } else {
+                key(b).cmp(&key(a))
+            }
+        };
+        let wanted = query.offset.saturating_add(limit);
+        if wanted < matches.len() {
+            matches.select_nth_unstable_by(wanted, order);
+            matches.truncate(wanted);
+        }
+        matches.sort_unstable_by(order);
         let page = matches
             .iter()
             .skip(query.offset)
@@ -255,7 +267,7 @@ impl SearchIndex {
             })
             .collect();
         Results {
-            total: matches.len() as u64,
+            total,
             page,
             facets,
         }

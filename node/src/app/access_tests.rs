@@ -1,0 +1,136 @@
+//! What a police node shows of what it holds, against a model, with random agreements: the
+//! hotline holds random reports (hosting country, item classifications); the police receives
+//! them under a first random national-access agreement, which then ends and is replaced by a
+//! second random one (nothing more is pulled). Every search total, facet count, detail view
+//! and package must show exactly what the second agreement grants of what the first let in:
+//! nothing hidden is returned or counted, and a hidden report is "not found".
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use proptest::prelude::*;
+use safeport_protocol::agreement::{CountryScope, MediaAccess, Scope};
+use safeport_protocol::pki::{self, Validity};
+use safeport_protocol::{Classification, Country, NodeKey, RecordType, Role, Timestamp};
+
+use super::AppError;
+use super::audit::Actor;
+use super::packages::PackageRequest;
+use super::tests::{admit, agency, agree, item, pull, report};
+use crate::search::Query;
+
+const COUNTRIES: [&str; 3] = ["NL", "DE", "BE"];
+const CLASSES: [Classification; 4] = Classification::ALL;
+
+fn scope(countries: u8, classes: u8) -> Scope {
+    let mut hosting: Vec<Country> = (0..3)
+        .filter(|i| countries & (1 << i) != 0)
+        .map(|i| Country::new(COUNTRIES[i]).unwrap())
+        .collect();
+    hosting.sort();
+    let mut classifications: Vec<Classification> = (0..4)
+        .filter(|i| classes & (1 << i) != 0)
+        .map(|i| CLASSES[i])
+        .collect();
+    classifications.sort();
+    Scope {
+        record_types: vec![RecordType::Report],
+        classifications,
+        hosting_countries: CountryScope::Only(hosting),
+        media: MediaAccess::Hashes,
+        include_context: false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #[test]
+    fn police_sees_exactly_what_the_agreement_in_force_grants(
+        reports in proptest::collection::vec((0usize..3, 1u8..16), 1..12),
+        first in (1u8..8, 1u8..16),
+        second in (1u8..8, 1u8..16),
+        query_country in proptest::option::of(0usize..3),
+        query_class in proptest::option::of(0usize..4),
+    ) {
+        let root_key = NodeKey::from_seed([204; 32]);
+        let root_pem = pki::create_root(
+            &root_key,
+            "Test Federation",
+            Validity::days_from(Timestamp::from_secs(1_780_000_000), 3650),
+            [204; 16],
+        )
+        .unwrap();
+        let nl = agency(&root_key, &root_pem, "nl-hotline", Role::Hotline, "NL", 51);
+        let police = agency(&root_key, &root_pem, "nl-police", Role::Lea, "NL", 52);
+        admit(&nl, &police);
+        agree(&nl, &police, scope(first.0, first.1), 61);
+        // The model: what the police holds (items by class) and what it may show now.
+        let mut model = Vec::new();
+        for (r, (country, classes)) in reports.iter().enumerate() {
+            let items: Vec<_> = (0..4)
+                .filter(|i| classes & (1 << i) != 0)
+                .map(|i| item((r * 4 + i) as u8, CLASSES[i]))
+                .collect();
+            let report = report(100 + r as u8, COUNTRIES[*country], &items);
+            nl.app.submit_report(report.clone(), &items).unwrap();
+            let in_first = first.0 & (1 << country) != 0 && classes & first.1 != 0;
+            let held = if in_first { classes & first.1 } else { 0 };
+            let shown = if second.0 & (1 << country) != 0 { held & second.1 } else { 0 };
+            model.push((report.report_key, *country, shown));
+        }
+        pull(&nl, &police);
+        police.app.revoke_agreement(&[61; 16], "replaced".into()).unwrap();
+        agree(&nl, &police, scope(second.0, second.1), 62);
+
+        let actor = Actor::admin();
+        let nl_id = nl.app.me().clone();
+        for (key, _, shown) in &model {
+            match police.app.visible_report(&nl_id, key) {
+                Ok(visible) => {
+                    prop_assert!(*shown != 0);
+                    let classes = visible.items.iter().fold(0u8, |set, v| {
+                        set | (1 << CLASSES.iter().position(|c| *c == v.item.classification()).unwrap())
+                    });
+                    prop_assert_eq!(classes, *shown);
+                }
+                Err(AppError::NotFound) => prop_assert_eq!(*shown, 0),
+                Err(other) => panic!("{other}"),
+            }
+            let package = PackageRequest {
+                reports: vec![(nl_id.clone(), *key)],
+                case_reference: "case-1".into(),
+                purpose: "test".into(),
+                recipient: None,
+                include_content: false,
+            };
+            let blobs_dir = tempfile::tempdir().unwrap();
+            let blobs = crate::blobs::BlobStore::open(blobs_dir.path(), &[7; 32], 1 << 20).unwrap();
+            let composed = police.app.compose_package(&actor, &package, &blobs);
+            prop_assert_eq!(composed.is_ok(), *shown != 0);
+        }
+        let query = Query {
+            country: query_country.map(|c| Country::new(COUNTRIES[c]).unwrap()),
+            classification: query_class.map(|c| CLASSES[c]),
+            limit: 100,
+            ..Query::default()
+        };
+        let results = police.app.search_reports(&actor, &query, None).unwrap();
+        let expected: Vec<_> = model
+            .iter()
+            .filter(|(_, country, shown)| {
+                *shown != 0
+                    && query_country.is_none_or(|c| c == *country)
+                    && query_class.is_none_or(|k| shown & (1 << k) != 0)
+            })
+            .collect();
+        prop_assert_eq!(results.total, expected.len() as u64);
+        for (i, class) in CLASSES.iter().enumerate() {
+            let count = expected.iter().filter(|(_, _, shown)| shown & (1 << i) != 0).count() as u64;
+            let faceted = results
+                .facets
+                .classification
+                .iter()
+                .find(|(c, _)| c == class.as_str())
+                .map_or(0, |f| f.1);
+            prop_assert_eq!(faceted, count, "facet {}", class.as_str());
+        }
+    }
+}
