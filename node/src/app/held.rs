@@ -1,0 +1,78 @@
+//! Queries about what this node holds, each through `access.rs` and audited: a media item's
+//! content (only where an agreement grants content, and only with a stated purpose), and the
+//! agency behind a report, as its verified certificate names it.
+
+use safeport_protocol::AgencyId;
+
+use super::audit::{Actor, AuditAction};
+use super::{App, AppError};
+use crate::blobs::BlobStore;
+
+/// An agency as its certificate names it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AgencyInfo {
+    /// Agency id.
+    pub agency: String,
+    /// Role.
+    pub role: String,
+    /// Country.
+    pub country: String,
+    /// Organisation name.
+    pub organisation: String,
+    /// Certificate serial (hex).
+    pub serial: String,
+    /// Start and end of the certificate's validity.
+    pub valid_from: String,
+    /// See `valid_from`.
+    pub valid_until: String,
+}
+
+impl App {
+    /// The content of item `sha256` of report `(origin, report_key)`, if this node may show
+    /// it; audited with `purpose`, which is required.
+    pub fn media_content(
+        &self,
+        actor: &Actor,
+        origin: &AgencyId,
+        report_key: &[u8; 16],
+        sha256: &[u8; 32],
+        purpose: Option<&str>,
+        blobs: &BlobStore,
+    ) -> Result<Vec<u8>, AppError> {
+        let visible = self.visible_report(origin, report_key)?;
+        let item = visible
+            .items
+            .iter()
+            .find(|v| &v.item.sha256 == sha256 && v.content.is_some())
+            .ok_or(AppError::NotFound)?;
+        let bytes = blobs
+            .get(&item.item.sha256)
+            .map_err(|e| AppError::Invalid(format!("media content: {e}")))?
+            .ok_or(AppError::NotFound)?;
+        let target = format!(
+            "media {} of report {}",
+            hex::encode(sha256),
+            visible.record_id.to_hex()
+        );
+        self.audit(actor, AuditAction::MediaContent, &target, purpose, None)?;
+        Ok(bytes)
+    }
+
+    /// The agency `agency` as its stored certificate names it (verified now); audited.
+    pub fn agency_info(&self, actor: &Actor, agency: &AgencyId) -> Result<AgencyInfo, AppError> {
+        let pem = self.store.certificate(agency)?.ok_or(AppError::NotFound)?;
+        let identity = self
+            .verify_certificate(&pem)
+            .map_err(|_| AppError::NotFound)?;
+        self.audit(actor, AuditAction::ViewAgency, agency.as_str(), None, None)?;
+        Ok(AgencyInfo {
+            agency: identity.subject.agency.to_string(),
+            role: identity.subject.role.to_string(),
+            country: identity.subject.country.to_string(),
+            organisation: identity.subject.organisation,
+            serial: identity.serial,
+            valid_from: identity.validity.not_before.to_string(),
+            valid_until: identity.validity.not_after.to_string(),
+        })
+    }
+}
