@@ -187,6 +187,42 @@ async fn an_investigator_packages_only_what_the_agreement_grants_and_recipients_
     assert_eq!(shown["items"].as_array().unwrap().len(), 1, "{shown}");
     assert_eq!(shown["items"][0]["classification"], "baseline");
 
+    // Content: the agreement grants hashes only, so the content is "not found" like anything
+    // else outside it; the agency behind the report, from its certificate.
+    let media = format!(
+        "{}/media/{}?purpose=identify",
+        held_path(&granted),
+        shown["items"][0]["sha256"].as_str().unwrap()
+    );
+    let (status, body) = call(&police, Method::GET, &media, None).await;
+    assert_eq!((status, &body), (StatusCode::NOT_FOUND, &missing_body));
+    let (status, body) = call(&police, Method::GET, "/admin/agencies/nl-hotline", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let agency: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (agency["role"].as_str(), agency["country"].as_str()),
+        (Some("hotline"), Some("NL"))
+    );
+    assert_eq!(agency["organisation"], "Test agency nl-hotline");
+
+    // At the hotline, its own report's content, with a stated purpose only (hosted in DE, so
+    // it stays outside the police's agreement and the searches below).
+    let content = b"synthetic media bytes, not a picture of anything".to_vec();
+    let sha = nl.blobs().put(&content).unwrap();
+    let mut own_item = fixtures::media_item(900, Baseline);
+    own_item.sha256 = sha;
+    let own_report = fixtures::report(90, "DE", std::slice::from_ref(&own_item));
+    let own_key = hex::encode(own_report.report_key);
+    nl.submit_report(own_report, vec![own_item]).await.unwrap();
+    let path = format!(
+        "/admin/held/nl-hotline/{own_key}/media/{}",
+        hex::encode(sha)
+    );
+    let (status, body) = call(&nl, Method::GET, &format!("{path}?purpose=triage"), None).await;
+    assert_eq!((status, body), (StatusCode::OK, content));
+    let (status, _) = call(&nl, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "content needs a purpose");
+
     // Searches and facets see the same: two NL reports, their baseline items only.
     let all = search(&police, "").await;
     assert_eq!(all["total"], 2, "{all}");
@@ -333,6 +369,7 @@ async fn an_investigator_packages_only_what_the_agreement_grants_and_recipients_
     let expected: Vec<(String, String)> = [
         ("agreement-propose", "admin-token"),
         ("view-report", INVESTIGATOR),
+        ("view-agency", INVESTIGATOR),
         ("search", INVESTIGATOR),
         ("search", INVESTIGATOR),
         ("search", INVESTIGATOR),
@@ -346,7 +383,7 @@ async fn an_investigator_packages_only_what_the_agreement_grants_and_recipients_
     .map(|(a, b)| (a.to_string(), b.to_string()))
     .collect();
     assert_eq!(session, expected);
-    let package_entry = &entries[7];
+    let package_entry = &entries[8];
     assert!(
         package_entry["purpose"]
             .as_str()
@@ -358,7 +395,7 @@ async fn an_investigator_packages_only_what_the_agreement_grants_and_recipients_
         .call(&police, Method::GET, "/admin/audit/verify", None)
         .await
         .unwrap();
-    assert_eq!(verified["entries"], 10);
+    assert_eq!(verified["entries"], 11);
     assert!(verified["broken"].is_null());
 }
 

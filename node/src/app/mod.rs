@@ -12,6 +12,7 @@ pub mod audit;
 #[cfg(test)]
 mod hashlist_tests;
 pub mod hashlists;
+pub mod held;
 pub mod hotline;
 mod ingest;
 pub mod iwol;

@@ -1,7 +1,9 @@
-//! Intelligence packages on the admin listener: `POST /admin/packages` composes one from the
-//! reports named (as this node may show them) and answers the signed zip; `GET
-//! /admin/held/{origin}/{key}` shows one held report as far as this node may show it (the
-//! same decision a package takes), audited.
+//! Intelligence packages and held reports on the admin listener: `POST /admin/packages`
+//! composes one from the reports named (as this node may show them) and answers the signed
+//! zip; `GET /admin/held/{origin}/{key}` shows one held report as far as this node may show it
+//! (the same decision a package takes); `.../media/{sha256}?purpose=` its content where an
+//! agreement grants content; `GET /admin/agencies/{agency}` the agency as its certificate names
+//! it. Each is audited.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -21,6 +23,8 @@ pub fn routes() -> Router<AdminState> {
     Router::new()
         .route("/admin/packages", post(compose))
         .route("/admin/held/{origin}/{key}", get(show))
+        .route("/admin/held/{origin}/{key}/media/{sha256}", get(media))
+        .route("/admin/agencies/{agency}", get(agency_info))
 }
 
 #[derive(Debug, Deserialize)]
@@ -86,6 +90,55 @@ async fn compose(
         response_headers.insert(header::CONTENT_DISPOSITION, value);
     }
     Ok((response_headers, package.bytes).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MediaParams {
+    /// Why the content is viewed (required, recorded).
+    purpose: Option<String>,
+}
+
+async fn media(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path((origin, key, sha256)): Path<(String, String, String)>,
+    axum::extract::Query(params): axum::extract::Query<MediaParams>,
+) -> Result<Response, ApiError> {
+    let actor = super::actor(&headers)?;
+    let origin = agency(&origin)?;
+    let key: [u8; 16] = hex_id(&key, "a report key")?;
+    let sha256: [u8; 32] = hex_id(&sha256, "a SHA-256")?;
+    let blobs = state.blobs.clone();
+    let bytes = blocking(&state.app, move |app| {
+        app.media_content(
+            &actor,
+            &origin,
+            &key,
+            &sha256,
+            params.purpose.as_deref(),
+            &blobs,
+        )
+    })
+    .await?;
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    Ok((response_headers, bytes).into_response())
+}
+
+async fn agency_info(
+    State(state): State<AdminState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Json<crate::app::held::AgencyInfo>, ApiError> {
+    let actor = super::actor(&headers)?;
+    let name = agency(&name)?;
+    Ok(Json(
+        blocking(&state.app, move |app| app.agency_info(&actor, &name)).await?,
+    ))
 }
 
 async fn show(
