@@ -122,13 +122,7 @@ impl NodeClient {
             .text()
             .map_err(|e| AdminError::Invalid(format!("reading the node's answer: {e}")))?;
         if !status.is_success() {
-            let message = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| "no reason given".into());
-            return Err(AdminError::Invalid(format!(
-                "the node refused ({status}): {message}"
-            )));
+            return Err(refused(status, text.as_bytes()));
         }
         Ok(text)
     }
@@ -146,13 +140,7 @@ impl NodeClient {
             .bytes()
             .map_err(|e| AdminError::Invalid(format!("reading the node's answer: {e}")))?;
         if !status.is_success() {
-            let message = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_owned))
-                .unwrap_or_else(|| "no reason given".into());
-            return Err(AdminError::Invalid(format!(
-                "the node refused ({status}): {message}"
-            )));
+            return Err(refused(status, &bytes));
         }
         Ok(bytes.to_vec())
     }
@@ -161,4 +149,13 @@ impl NodeClient {
     pub fn delete(&self, path: &str) -> Result<Value, AdminError> {
         self.send(self.http.delete(format!("{}{path}", self.base)))
     }
+}
+
+/// The error for a refusal: the node's `{"error": …}` message when it gave one.
+fn refused(status: reqwest::StatusCode, body: &[u8]) -> AdminError {
+    let message = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "no reason given".into());
+    AdminError::Invalid(format!("the node refused ({status}): {message}"))
 }

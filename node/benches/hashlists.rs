@@ -16,6 +16,8 @@
 
 use std::time::{Duration, Instant};
 
+use safeport_tests::measure::{percentile, rss_mib};
+
 use safeport_node::app::hashlists::{PublishMode, PublishRequest};
 use safeport_node::matching::lists::{PdqList, PdqLists};
 use safeport_node::matching::pdq_index::{Bits, PdqIndex};
@@ -30,20 +32,6 @@ use safeport_tests::{TestFederation, fixtures};
 use serde_json::json;
 
 const BATCH: usize = 20_000;
-
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 fn bytes_of(words: &Bits) -> [u8; 32] {
     let mut bytes = [0u8; 32];

@@ -5,26 +5,14 @@
 //! Run: `cargo bench -p safeport-node --bench pdq_index` (`SAFEPORT_BENCH_PDQ_ENTRIES` sets N).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark driver
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use safeport_tests::measure::{percentile, rss_mib};
 
 use safeport_node::matching::pdq_index::{Bits, PdqIndex};
 
 fn random(count: usize, seed: u64) -> Vec<Bits> {
     safeport_tests::fixtures::random_pdq_bits(seed, count)
-}
-
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn main() {

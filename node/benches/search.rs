@@ -12,7 +12,9 @@
 //! Run: `cargo bench -p safeport-node --bench search`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // benchmark driver
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+use safeport_tests::measure::{percentile, rss_mib};
 
 use safeport_node::app::audit::Actor;
 use safeport_node::app::packages::PackageRequest;
@@ -24,20 +26,6 @@ use safeport_tests::{TestFederation, fixtures};
 const COUNTRIES: [&str; 3] = ["NL", "DE", "FR"];
 const BATCH: usize = 10_000;
 const RUNS: usize = 200;
-
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 const BASE: u64 = 1_790_000_000;
 

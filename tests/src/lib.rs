@@ -3,6 +3,7 @@
 //! from the configuration files `node init` writes, listening on loopback port 0.
 
 pub mod fixtures;
+pub mod measure;
 pub mod ops;
 pub mod website;
 

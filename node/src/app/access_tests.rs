@@ -8,13 +8,12 @@
 
 use proptest::prelude::*;
 use safeport_protocol::agreement::{CountryScope, MediaAccess, Scope};
-use safeport_protocol::pki::{self, Validity};
-use safeport_protocol::{Classification, Country, NodeKey, RecordType, Role, Timestamp};
+use safeport_protocol::{Classification, Country, RecordType, Role};
 
 use super::AppError;
 use super::audit::Actor;
 use super::packages::PackageRequest;
-use super::tests::{admit, agency, agree, item, pull, report};
+use super::tests::{admit, agency, agree, item, pull, report, test_root};
 use crate::search::Query;
 
 const COUNTRIES: [&str; 3] = ["NL", "DE", "BE"];
@@ -50,14 +49,7 @@ proptest! {
         query_country in proptest::option::of(0usize..3),
         query_class in proptest::option::of(0usize..4),
     ) {
-        let root_key = NodeKey::from_seed([204; 32]);
-        let root_pem = pki::create_root(
-            &root_key,
-            "Test Federation",
-            Validity::days_from(Timestamp::from_secs(1_780_000_000), 3650),
-            [204; 16],
-        )
-        .unwrap();
+        let (root_key, root_pem) = test_root(204);
         let nl = agency(&root_key, &root_pem, "nl-hotline", Role::Hotline, "NL", 51);
         let police = agency(&root_key, &root_pem, "nl-police", Role::Lea, "NL", 52);
         admit(&nl, &police);

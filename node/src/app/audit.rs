@@ -161,22 +161,14 @@ pub fn entry_json(entry: &AuditEntry) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
-    use safeport_protocol::pki::{self, Validity};
-    use safeport_protocol::{NodeKey, Role, Timestamp};
+    use safeport_protocol::Role;
 
     use super::*;
-    use crate::app::tests::agency;
+    use crate::app::tests::{agency, test_root};
 
     #[test]
     fn disclosures_need_a_purpose_and_every_entry_names_its_actor() {
-        let root_key = NodeKey::from_seed([203; 32]);
-        let root_pem = pki::create_root(
-            &root_key,
-            "Test Federation",
-            Validity::days_from(Timestamp::from_secs(1_780_000_000), 3650),
-            [203; 16],
-        )
-        .unwrap();
+        let (root_key, root_pem) = test_root(203);
         let police = agency(&root_key, &root_pem, "nl-police", Role::Lea, "NL", 41);
         let app = &police.app;
         let actor = Actor::named(" investigator-7 ").unwrap();

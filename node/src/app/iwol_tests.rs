@@ -7,14 +7,15 @@
 use safeport_protocol::agreement::templates;
 use safeport_protocol::iwol::export::{ExportFormat, RpzAction, RpzOptions};
 use safeport_protocol::iwol::{Criterion, Domain};
-use safeport_protocol::pki::{self, Validity};
 use safeport_protocol::report::MediaItem;
 use safeport_protocol::sync::{SyncItem, SyncPage};
 use safeport_protocol::{Classification, NodeKey, RecordId, Role, Timestamp};
 
 use super::AppError;
 use super::iwol::{Review, SuggestRequest, SuggestionStatus};
-use super::tests::{Agency, admit, agency, agency_with_clock, agree, item, now, pull, report};
+use super::tests::{
+    Agency, admit, agency, agency_with_clock, agree, item, now, pull, report, test_root,
+};
 
 struct World {
     interpol: Agency,
@@ -26,14 +27,7 @@ struct World {
 }
 
 fn setup() -> World {
-    let root_key = NodeKey::from_seed([202; 32]);
-    let root_pem = pki::create_root(
-        &root_key,
-        "Test Federation",
-        Validity::days_from(Timestamp::from_secs(1_780_000_000), 3650),
-        [202; 16],
-    )
-    .unwrap();
+    let (root_key, root_pem) = test_root(202);
     let w = World {
         interpol: agency(&root_key, &root_pem, "interpol", Role::Interpol, "FR", 31),
         nl: agency(&root_key, &root_pem, "nl-hotline", Role::Hotline, "NL", 32),

@@ -15,6 +15,19 @@ use super::agreements::AgreementState;
 use crate::identity::{NodeIdentity, NodeInfo};
 use crate::store::Store;
 
+/// A test federation root: its key (from `seed`) and certificate.
+pub(super) fn test_root(seed: u8) -> (NodeKey, String) {
+    let root_key = NodeKey::from_seed([seed; 32]);
+    let root_pem = pki::create_root(
+        &root_key,
+        "Test Federation",
+        Validity::days_from(Timestamp::from_secs(1_780_000_000), 3650),
+        [seed; 16],
+    )
+    .unwrap();
+    (root_key, root_pem)
+}
+
 pub(super) fn now() -> Timestamp {
     Timestamp::from_secs(1_800_000_000)
 }
