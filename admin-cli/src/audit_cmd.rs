@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use safeport_admin::files;
 
@@ -72,19 +72,14 @@ pub(crate) fn run(command: AuditCommand) -> anyhow::Result<Value> {
             let mut path = format!("/admin/audit/export?after={}", after.unwrap_or(0));
             if let Some(purpose) = purpose {
                 path.push_str("&purpose=");
-                path.push_str(&crate::iwol_cmd::query_value(&purpose));
+                path.push_str(&crate::query_value(&purpose));
             }
             let text = node.client()?.get_text(&path)?;
-            match out {
-                Some(path) => {
-                    files::write_file(&path, &text, files::SECRET_MODE, files::Overwrite::Replace)?;
-                    json!({ "written": path.display().to_string(), "entries": text.lines().count() })
-                }
-                None => {
-                    print!("{text}");
-                    Value::Null
-                }
+            let mut written = crate::write_or_print(out, &text, files::SECRET_MODE)?;
+            if let Some(fields) = written.as_object_mut() {
+                fields.insert("entries".into(), text.lines().count().into());
             }
+            written
         }
     })
 }

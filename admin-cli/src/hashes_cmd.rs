@@ -204,16 +204,7 @@ pub(crate) fn run(command: HashesCommand) -> anyhow::Result<Value> {
             let text = node
                 .client()?
                 .get_text(&format!("/admin/hash-lists/{list}/export?format={format}"))?;
-            match out {
-                Some(path) => {
-                    std::fs::write(&path, &text)?;
-                    json!({ "written": path.display().to_string(), "bytes": text.len() })
-                }
-                None => {
-                    print!("{text}");
-                    Value::Null
-                }
-            }
+            crate::write_or_print(out, &text, files::PUBLIC_MODE)?
         }
         HashesCommand::Match {
             node,

@@ -9,9 +9,7 @@ use clap::Subcommand;
 use safeport_protocol::iwol::{Criterion, Domain};
 use serde_json::{Value, json};
 
-use safeport_admin::files;
-
-use crate::NodeArgs;
+use crate::{NodeArgs, query_value};
 
 #[derive(Subcommand)]
 pub(crate) enum IwolCommand {
@@ -163,17 +161,6 @@ impl EvidenceArgs {
     }
 }
 
-/// Percent-encodes a query value (names and codes are ASCII letters, digits, `.` and `-`
-/// after validation; anything else is escaped).
-pub(crate) fn query_value(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
 /// Runs an IWOL command; `Value::Null` when the output went to standard output already.
 pub(crate) fn run(command: IwolCommand) -> anyhow::Result<Value> {
     Ok(match command {
@@ -247,18 +234,9 @@ pub(crate) fn run(command: IwolCommand) -> anyhow::Result<Value> {
                 ));
             }
             let text = node.client()?.get_text(&path)?;
-            match out {
-                Some(path) => {
-                    // The list names abuse sites: readable by the owner and its group (the
-                    // resolver's), not by everyone.
-                    files::write_file(&path, &text, 0o640, files::Overwrite::Replace)?;
-                    json!({ "written": path.display().to_string(), "bytes": text.len() })
-                }
-                None => {
-                    print!("{text}");
-                    Value::Null
-                }
-            }
+            // The list names abuse sites: readable by the owner and its group (the
+            // resolver's), not by everyone.
+            crate::write_or_print(out, &text, 0o640)?
         }
     })
 }

@@ -560,6 +560,40 @@ fn agreement(command: AgreementCommand) -> anyhow::Result<serde_json::Value> {
 
 /// Prints an API answer: JSON as is with `--json`, otherwise one readable line per field
 /// (and per element of a list).
+/// Writes an export to `out` (replacing it atomically, with `mode`) and describes what was
+/// written, or prints it to standard output and answers `Value::Null`.
+pub(crate) fn write_or_print(
+    out: Option<PathBuf>,
+    text: &str,
+    mode: u32,
+) -> anyhow::Result<serde_json::Value> {
+    match out {
+        Some(path) => {
+            safeport_admin::files::write_file(
+                &path,
+                text,
+                mode,
+                safeport_admin::files::Overwrite::Replace,
+            )?;
+            Ok(serde_json::json!({ "written": path.display().to_string(), "bytes": text.len() }))
+        }
+        None => {
+            print!("{text}");
+            Ok(serde_json::Value::Null)
+        }
+    }
+}
+
+/// Percent-encodes a query value (letters, digits, `.`, `-` and `_` stay as they are).
+pub(crate) fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 fn print_value(value: &serde_json::Value, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(value)?);

@@ -13,7 +13,7 @@ use safeport_protocol::{Classification, Country, RecordType, Role};
 use super::AppError;
 use super::audit::Actor;
 use super::packages::PackageRequest;
-use super::tests::{admit, agency, agree, item, pull, report, test_root};
+use super::test_support::{admit, agency, agree, item, pull, report, test_root};
 use crate::search::Query;
 
 const COUNTRIES: [&str; 3] = ["NL", "DE", "BE"];

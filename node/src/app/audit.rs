@@ -164,7 +164,7 @@ mod tests {
     use safeport_protocol::Role;
 
     use super::*;
-    use crate::app::tests::{agency, test_root};
+    use crate::app::test_support::{agency, test_root};
 
     #[test]
     fn disclosures_need_a_purpose_and_every_entry_names_its_actor() {

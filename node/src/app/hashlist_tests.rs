@@ -17,7 +17,7 @@ use safeport_protocol::{RecordType, Role, Timestamp};
 
 use super::App;
 use super::hashlists::{PublishMode, PublishRequest, SNAPSHOT_EVERY};
-use super::tests::{Agency, admit, agency, agree, now, pull};
+use super::test_support::{Agency, admit, agency, agree, now, pull};
 use safeport_protocol::NodeKey;
 use safeport_protocol::pki::{self, Validity};
 

@@ -13,9 +13,6 @@ use super::{App, AppError};
 use crate::store::iwol::{HeldIwol, SuggestionPart};
 use crate::store::{Committed, StoreBatch};
 
-/// IWOL records scanned per back-fill step.
-const BACKFILL_STEP: usize = 500;
-
 /// The IWOL version a page has admitted so far (it is not in the store until the page's
 /// batch commits), so a later record of the same page cannot roll it back.
 #[derive(Debug, Default)]
@@ -257,26 +254,10 @@ impl App {
         }
         committed.outbox_heads.extend(batch.commit()?.outbox_heads);
         for record_type in [RecordType::IwolSuggestion, RecordType::IwolDecision] {
-            let mut after: Option<RecordId> = None;
-            loop {
-                let ids = self
-                    .store
-                    .records_of_type(record_type, after.as_ref(), BACKFILL_STEP)?;
-                let Some(last) = ids.last().copied() else {
-                    break;
-                };
-                let mut batch = self.store.batch();
-                for id in &ids {
-                    let Some(raw) = self.store.record(id)? else {
-                        continue;
-                    };
-                    if &raw.header().origin != recipient && self.iwol_disclosed(&raw, recipient)? {
-                        batch.requeue(recipient, id)?;
-                    }
-                }
-                committed.outbox_heads.extend(batch.commit()?.outbox_heads);
-                after = Some(last);
-            }
+            let requeued = self.requeue_of_type(record_type, recipient, |raw| {
+                self.iwol_disclosed(raw, recipient)
+            })?;
+            committed.outbox_heads.extend(requeued.outbox_heads);
         }
         Ok(committed)
     }

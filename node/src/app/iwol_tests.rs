@@ -13,7 +13,7 @@ use safeport_protocol::{Classification, NodeKey, RecordId, Role, Timestamp};
 
 use super::AppError;
 use super::iwol::{Review, SuggestRequest, SuggestionStatus};
-use super::tests::{
+use super::test_support::{
     Agency, admit, agency, agency_with_clock, agree, item, now, pull, report, test_root,
 };
 

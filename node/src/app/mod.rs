@@ -29,6 +29,8 @@ pub mod search;
 mod serve;
 pub mod sync;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 mod withdrawals;
 

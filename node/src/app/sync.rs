@@ -321,12 +321,36 @@ impl App {
             return Ok(Committed::default());
         }
         let recipient = terms.recipient.clone();
+        let mut committed = self.requeue_of_type(RecordType::Report, &recipient, |raw| {
+            let typed = raw.clone().into_typed::<Report>()?;
+            let items = self.report_items(typed.body())?;
+            Ok(self
+                .disclosure(raw, &recipient, Some((typed.body(), &items)))?
+                .is_some())
+        })?;
+        committed
+            .outbox_heads
+            .extend(self.backfill_hash_lists(&recipient)?.outbox_heads);
+        committed
+            .outbox_heads
+            .extend(self.backfill_iwol(&recipient)?.outbox_heads);
+        Ok(committed)
+    }
+
+    /// Requeues for `recipient`, a step at a time, every stored record of `record_type` that it
+    /// did not originate and `may_go` lets go (the back-fill of a new counterparty).
+    pub(crate) fn requeue_of_type(
+        &self,
+        record_type: RecordType,
+        recipient: &AgencyId,
+        mut may_go: impl FnMut(&RawRecord) -> Result<bool, AppError>,
+    ) -> Result<Committed, AppError> {
         let mut committed = Committed::default();
         let mut after: Option<RecordId> = None;
         loop {
-            let ids =
-                self.store
-                    .records_of_type(RecordType::Report, after.as_ref(), BACKFILL_STEP)?;
+            let ids = self
+                .store
+                .records_of_type(record_type, after.as_ref(), BACKFILL_STEP)?;
             let Some(last) = ids.last().copied() else {
                 break;
             };
@@ -335,27 +359,13 @@ impl App {
                 let Some(raw) = self.store.record(id)? else {
                     continue;
                 };
-                if raw.header().origin == recipient {
-                    continue;
-                }
-                let typed = raw.clone().into_typed::<Report>()?;
-                let items = self.report_items(typed.body())?;
-                if self
-                    .disclosure(&raw, &recipient, Some((typed.body(), &items)))?
-                    .is_some()
-                {
-                    batch.requeue(&recipient, id)?;
+                if &raw.header().origin != recipient && may_go(&raw)? {
+                    batch.requeue(recipient, id)?;
                 }
             }
             committed.outbox_heads.extend(batch.commit()?.outbox_heads);
             after = Some(last);
         }
-        committed
-            .outbox_heads
-            .extend(self.backfill_hash_lists(&recipient)?.outbox_heads);
-        committed
-            .outbox_heads
-            .extend(self.backfill_iwol(&recipient)?.outbox_heads);
         Ok(committed)
     }
 }
