@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use safeport_protocol::pki::{self, AgencySubject, CertPolicy, Revocation, TrustAnchor, Validity};
+use safeport_protocol::pki::{
+    self, AgencySubject, CertPolicy, Contact, Revocation, TrustAnchor, Validity,
+};
 use safeport_protocol::{NodeKey, PublicKey, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -188,16 +190,21 @@ pub struct IssueOutput {
     pub role: String,
     /// Country.
     pub country: String,
+    /// Contact fields, as read back from the certificate (`emails`, `phone`, `url`).
+    pub contact: Contact,
     /// Start of validity.
     pub not_before: String,
     /// End of validity.
     pub not_after: String,
 }
 
-/// Issues an agency certificate for the node public key in `public_key_pem`.
+/// Issues an agency certificate for the node public key in `public_key_pem`, with `contact`'s
+/// fields (an empty [`Contact`] adds none); implausible contact values are refused before
+/// anything is written.
 pub fn issue(
     ca: &mut CaDir,
     subject: &AgencySubject,
+    contact: &Contact,
     public_key_pem: &str,
     days: u32,
     now: Timestamp,
@@ -208,22 +215,24 @@ pub fn issue(
         reason,
     })?;
     let validity = Validity::days_from(now, days);
-    let pem = pki::issue_agency_certificate(
+    let pem = pki::issue_agency_certificate_with_contact(
         &ca.key,
         &ca.root_pem,
         subject,
+        contact,
         &node_key,
         validity,
         files::random_bytes()?,
     )?;
     // Read back what was made, exactly as a node will.
-    let identity = pki::verify_agency_certificate(
+    let verified = pki::verify_agency_certificate_with_contact(
         &pem,
         std::slice::from_ref(&ca.anchor),
         &[],
         now,
         &CertPolicy::default(),
     )?;
+    let identity = verified.identity;
     files::write_file(out, &pem, PUBLIC_MODE, Overwrite::Never)?;
     ca.ledger.issued.push(IssuedEntry {
         serial: identity.serial.clone(),
@@ -239,6 +248,7 @@ pub fn issue(
         agency: subject.agency.to_string(),
         role: subject.role.to_string(),
         country: subject.country.to_string(),
+        contact: verified.contact,
         not_before: validity.not_before.to_string(),
         not_after: validity.not_after.to_string(),
     })

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use safeport_protocol::pki::{self, CertPolicy, Crl, TrustAnchor};
+use safeport_protocol::pki::{self, CertPolicy, Contact, Crl, TrustAnchor};
 use safeport_protocol::{PublicKey, Role, Timestamp};
 use serde::Serialize;
 
@@ -40,6 +40,8 @@ pub struct VerifyOutput {
     pub country: String,
     /// Organisation name.
     pub organisation: String,
+    /// Contact fields (`emails`, `phone`, `url`); empty when the certificate states none.
+    pub contact: Contact,
     /// Certified node key (hex).
     pub public_key: String,
     /// Serial (hex).
@@ -71,17 +73,20 @@ pub fn verify(request: &VerifyRequest<'_>) -> Result<VerifyOutput, AdminError> {
         allowed_roles: request.roles.clone(),
         expected_key,
     };
-    let identity = pki::verify_agency_certificate(&pem, &anchors, &crls, request.at, &policy)
-        .map_err(|reason| AdminError::Cert {
-            path: request.certificate.to_owned(),
-            reason,
-        })?;
+    let verified =
+        pki::verify_agency_certificate_with_contact(&pem, &anchors, &crls, request.at, &policy)
+            .map_err(|reason| AdminError::Cert {
+                path: request.certificate.to_owned(),
+                reason,
+            })?;
+    let identity = verified.identity;
     Ok(VerifyOutput {
         valid: true,
         agency: identity.subject.agency.to_string(),
         role: identity.subject.role.to_string(),
         country: identity.subject.country.to_string(),
         organisation: identity.subject.organisation,
+        contact: verified.contact,
         public_key: identity.key.to_hex(),
         serial: identity.serial,
         issuer: identity.issuer,

@@ -256,6 +256,16 @@ enum CaCommand {
         /// The agency's display name.
         #[arg(long)]
         organisation: String,
+        /// A contact email address, e.g. hotline@agency.example (repeatable, at most 4; in the
+        /// certificate's subjectAltName).
+        #[arg(long = "contact-email", value_name = "ADDRESS")]
+        contact_emails: Vec<String>,
+        /// A contact phone number, e.g. "+31 20 555 0100" (the subject's telephoneNumber).
+        #[arg(long, value_name = "NUMBER")]
+        contact_phone: Option<String>,
+        /// A website or contact page, https:// only (in the certificate's subjectAltName).
+        #[arg(long, value_name = "URL")]
+        contact_url: Option<String>,
         /// Validity in days.
         #[arg(long, default_value_t = 365)]
         days: u32,
@@ -422,6 +432,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             role,
             country,
             organisation,
+            contact_emails,
+            contact_phone,
+            contact_url,
             days,
             out,
         }) => {
@@ -431,10 +444,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 country: Country::new(&country)?,
                 organisation,
             };
+            let contact = safeport_protocol::pki::Contact {
+                emails: contact_emails,
+                phone: contact_phone,
+                url: contact_url,
+            };
             let public_key_pem = safeport_admin::files::read_text(&public_key)?;
             let mut ca_dir = ca::CaDir::open(&ca_dir)?;
             print(
-                &ca::issue(&mut ca_dir, &subject, &public_key_pem, days, now, &out)?,
+                &ca::issue(
+                    &mut ca_dir,
+                    &subject,
+                    &contact,
+                    &public_key_pem,
+                    days,
+                    now,
+                    &out,
+                )?,
                 cli.json,
             )
         }

@@ -232,6 +232,148 @@ fn issue_verify_revoke_with_safeport_and_openssl() {
     assert!(later.contains("expired"), "{later}");
 }
 
+/// `ca issue` for nl-hotline into `out`, then `extra` (contact flags).
+fn issue_args(f: &Fixture, out: &Path, extra: &[&str]) -> Vec<String> {
+    let public_key = f.node.join("node.pub.pem");
+    let mut args = vec![
+        "ca",
+        "issue",
+        "--ca-dir",
+        p(&f.ca),
+        "--public-key",
+        p(&public_key),
+        "--agency-id",
+        "nl-hotline",
+        "--role",
+        "hotline",
+        "--country",
+        "NL",
+        "--organisation",
+        "Test Hotline NL",
+        "--out",
+        p(out),
+    ];
+    args.extend_from_slice(extra);
+    args.into_iter().map(str::to_owned).collect()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn contact_fields_are_certified_and_shown_by_cert_verify_and_openssl() {
+    let f = fixture();
+    let cert = f.node.join("node.pem");
+    let issued = ok_json(&strs(&issue_args(
+        &f,
+        &cert,
+        &[
+            "--contact-email",
+            "hotline@nl-hotline.example",
+            "--contact-email",
+            "duty@nl-hotline.example",
+            "--contact-phone",
+            "+31 20 555 0100",
+            "--contact-url",
+            "https://nl-hotline.example/contact",
+        ],
+    )));
+    let expected = serde_json::json!({
+        "emails": ["hotline@nl-hotline.example", "duty@nl-hotline.example"],
+        "phone": "+31 20 555 0100",
+        "url": "https://nl-hotline.example/contact",
+    });
+    assert_eq!(issued["contact"], expected);
+    let verified = ok_json(&["cert", "verify", p(&cert), "--root", p(&f.root)]);
+    assert_eq!(verified["contact"], expected);
+    assert_eq!(verified["agency"], "nl-hotline");
+    // The readable summary shows them too.
+    let summary = admin(&["cert", "verify", p(&cert), "--root", p(&f.root)]);
+    assert!(summary.status.success());
+    let summary = String::from_utf8_lossy(&summary.stdout);
+    assert!(
+        summary.contains("contact") && summary.contains("duty@nl-hotline.example"),
+        "{summary}"
+    );
+
+    let text = openssl(&["x509", "-noout", "-text", "-in", p(&cert)]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    // The phone is an attribute of the subject name (openssl quotes it: it starts with '+').
+    let subject_line = text
+        .lines()
+        .find(|line| line.trim_start().starts_with("Subject:"))
+        .unwrap_or_default();
+    assert!(
+        subject_line.contains("telephoneNumber = ") && subject_line.contains("+31 20 555 0100"),
+        "{subject_line}"
+    );
+    for field in [
+        "email:hotline@nl-hotline.example",
+        "email:duty@nl-hotline.example",
+        "URI:https://nl-hotline.example/contact",
+    ] {
+        assert!(
+            text.contains(field),
+            "openssl x509 -text lacks {field:?}:\n{text}"
+        );
+    }
+    let out = openssl(&["verify", "-CAfile", p(&f.root), p(&cert)]);
+    assert!(
+        out.status.success(),
+        "openssl verify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Without contact flags: an empty contact, as before.
+    let plain = f.node.join("plain.pem");
+    issue(&f, "nl-police", "lea", &plain);
+    let verified = ok_json(&["cert", "verify", p(&plain), "--root", p(&f.root)]);
+    assert_eq!(
+        verified["contact"],
+        serde_json::json!({ "emails": [], "phone": null, "url": null })
+    );
+}
+
+#[test]
+fn bad_contact_values_are_refused_before_anything_is_written() {
+    let f = fixture();
+    let out = f.node.join("never.pem");
+    let ledger_before = std::fs::read_to_string(f.ca.join("ca.json")).unwrap();
+    let too_many: Vec<String> = (0..5)
+        .flat_map(|i| ["--contact-email".to_owned(), format!("desk{i}@nl.example")])
+        .collect();
+    let too_many: Vec<&str> = too_many.iter().map(String::as_str).collect();
+    for (extra, says) in [
+        (vec!["--contact-email", "not-an-address"], "contact email"),
+        (
+            vec!["--contact-email", "hotline@localhost"],
+            "contact email",
+        ),
+        (
+            vec!["--contact-phone", "call the front desk"],
+            "contact phone",
+        ),
+        (
+            vec!["--contact-url", "http://nl-hotline.example/"],
+            "contact URL",
+        ),
+        (
+            vec!["--contact-url", "https://user@nl-hotline.example/"],
+            "contact URL",
+        ),
+        (too_many, "at most 4"),
+    ] {
+        let reason = failure(&strs(&issue_args(&f, &out, &extra)));
+        assert!(reason.contains(says), "{extra:?}: {reason}");
+        assert!(!out.exists(), "{extra:?} wrote a certificate");
+    }
+    assert_eq!(
+        std::fs::read_to_string(f.ca.join("ca.json")).unwrap(),
+        ledger_before
+    );
+}
+
 #[test]
 fn a_root_of_another_federation_is_refused() {
     let ours = named_fixture("Our Federation");
@@ -373,6 +515,9 @@ fn every_command_explains_its_options() {
         "--agency-id",
         "--role",
         "--country",
+        "--contact-email",
+        "--contact-phone",
+        "--contact-url",
         "--days",
         "--out",
     ] {

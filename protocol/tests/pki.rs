@@ -5,9 +5,12 @@
 mod common;
 
 use common::*;
+use proptest::prelude::*;
 use safeport_protocol::pki::{
-    AgencySubject, CertError, CertPolicy, Crl, IssueError, Revocation, TrustAnchor, Validity,
-    create_crl, create_root, issue_agency_certificate, verify_agency_certificate,
+    AgencySubject, CertError, CertPolicy, Contact, ContactError, Crl, IssueError, Revocation,
+    TrustAnchor, Validity, certificate_contact, create_crl, create_root, issue_agency_certificate,
+    issue_agency_certificate_with_contact, verify_agency_certificate,
+    verify_agency_certificate_with_contact,
 };
 use safeport_protocol::{NodeKey, Role, Timestamp};
 
@@ -287,4 +290,421 @@ fn a_root_used_as_agency_certificate_and_garbage_are_rejected() {
         verify(&fed, &huge, &[], &CertPolicy::default()),
         Err(CertError::Pem { .. })
     ));
+}
+
+// Contact fields: emails and a URL in subjectAltName, a phone as the subject's telephoneNumber.
+
+fn contact() -> Contact {
+    Contact {
+        emails: vec![
+            "hotline@nl-hotline.example".into(),
+            "duty-officer@nl-hotline.example".into(),
+        ],
+        phone: Some("+31 20 555 0100".into()),
+        url: Some("https://nl-hotline.example/contact".into()),
+    }
+}
+
+fn issue_with(fed: &Federation, contact: &Contact) -> Result<String, IssueError> {
+    issue_agency_certificate_with_contact(
+        &fed.authority,
+        &fed.root_pem,
+        &subject(Role::Hotline),
+        contact,
+        &key(1).public(),
+        year(),
+        [5; 16],
+    )
+}
+
+fn verify_contact(fed: &Federation, pem: &str) -> Result<Contact, CertError> {
+    verify_agency_certificate_with_contact(
+        pem,
+        std::slice::from_ref(&fed.anchor),
+        &[],
+        now(),
+        &CertPolicy::default(),
+    )
+    .map(|verified| verified.contact)
+}
+
+#[test]
+fn contact_fields_round_trip_through_issue_and_verify() {
+    let fed = federation(100, "Test Federation");
+    let pem = issue_with(&fed, &contact()).unwrap();
+    let verified = verify_agency_certificate_with_contact(
+        &pem,
+        std::slice::from_ref(&fed.anchor),
+        &[],
+        now(),
+        &CertPolicy {
+            allowed_roles: vec![Role::Hotline],
+            expected_key: Some(key(1).public()),
+        },
+    )
+    .unwrap();
+    assert_eq!(verified.contact, contact());
+    assert_eq!(verified.identity.subject, subject(Role::Hotline));
+    // The identity-only verification sees the same certificate the same way.
+    assert_eq!(
+        verify_agency_certificate(
+            &pem,
+            std::slice::from_ref(&fed.anchor),
+            &[],
+            now(),
+            &CertPolicy::default()
+        )
+        .unwrap(),
+        verified.identity
+    );
+    assert_eq!(certificate_contact(&pem).unwrap(), contact());
+
+    // Each field on its own.
+    for only in [
+        Contact {
+            emails: vec!["hotline@nl-hotline.example".into()],
+            ..Contact::default()
+        },
+        Contact {
+            phone: Some("+31 20 555 0100".into()),
+            ..Contact::default()
+        },
+        Contact {
+            url: Some("https://nl-hotline.example/".into()),
+            ..Contact::default()
+        },
+    ] {
+        let pem = issue_with(&fed, &only).unwrap();
+        assert_eq!(verify_contact(&fed, &pem).unwrap(), only);
+    }
+}
+
+#[test]
+fn a_certificate_without_contact_is_unchanged_and_still_verifies() {
+    let fed = federation(100, "Test Federation");
+    let plain = issue(&fed, &key(1), Role::Hotline, year(), 5);
+    // Same inputs, no contact: byte for byte the certificate issued before contact fields.
+    assert_eq!(issue_with(&fed, &Contact::default()).unwrap(), plain);
+    assert_eq!(verify_contact(&fed, &plain).unwrap(), Contact::default());
+    assert_eq!(certificate_contact(&plain).unwrap(), Contact::default());
+    assert_eq!(
+        verify(&fed, &plain, &[], &CertPolicy::default()),
+        Ok(Role::Hotline)
+    );
+}
+
+#[test]
+fn bad_contact_values_are_refused_at_issue_time() {
+    let fed = federation(100, "Test Federation");
+    let cases = [
+        Contact {
+            emails: vec!["not-an-address".into()],
+            ..Contact::default()
+        },
+        Contact {
+            emails: vec!["hotline@bücher.example".into()],
+            ..Contact::default()
+        },
+        Contact {
+            emails: (0..5).map(|i| format!("desk{i}@nl.example")).collect(),
+            ..Contact::default()
+        },
+        Contact {
+            emails: vec!["a@nl.example".into(), "A@nl.example".into()],
+            ..Contact::default()
+        },
+        Contact {
+            phone: Some("call the front desk".into()),
+            ..Contact::default()
+        },
+        Contact {
+            phone: Some("+31 20 555 0100 / +31 20 555 0101 / +31".into()),
+            ..Contact::default()
+        },
+        Contact {
+            url: Some("http://nl-hotline.example/".into()),
+            ..Contact::default()
+        },
+        Contact {
+            url: Some(format!("https://nl-hotline.example/{}", "x".repeat(300))),
+            ..Contact::default()
+        },
+    ];
+    for bad in cases {
+        let refused = issue_with(&fed, &bad);
+        assert!(
+            matches!(
+                refused,
+                Err(IssueError::Contact(
+                    ContactError::Email { .. }
+                        | ContactError::TooManyEmails { count: 5 }
+                        | ContactError::DuplicateEmail(_)
+                        | ContactError::Phone { .. }
+                        | ContactError::Url { .. }
+                ))
+            ),
+            "{bad:?}: {refused:?}"
+        );
+        assert!(!refused.unwrap_err().to_string().is_empty());
+    }
+}
+
+/// Signs with the authority's key through rcgen, for certificates the issuing code would
+/// never make (as a compromised or buggy authority might).
+struct RawSigner<'a>(&'a NodeKey, [u8; 32]);
+
+impl rcgen::PublicKeyData for RawSigner<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        &self.1
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ED25519
+    }
+}
+
+impl rcgen::SigningKey for RawSigner<'_> {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        Ok(self.0.sign(msg).0.to_vec())
+    }
+}
+
+/// A certificate signed by the federation root with the agency fields and then whatever
+/// `tamper` adds.
+fn signed_raw(fed: &Federation, tamper: impl FnOnce(&mut rcgen::CertificateParams)) -> String {
+    use rcgen::{DnType, IsCa, Issuer, KeyUsagePurpose};
+    let issuer = Issuer::from_ca_cert_pem(
+        &fed.root_pem,
+        RawSigner(&fed.authority, fed.authority.public().0),
+    )
+    .unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "nl-hotline");
+    params
+        .distinguished_name
+        .push(DnType::OrganizationName, "Test Hotline NL");
+    params
+        .distinguished_name
+        .push(DnType::OrganizationalUnitName, "hotline");
+    params.distinguished_name.push(DnType::CountryName, "NL");
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    // rcgen is built without its own crypto here, so serial and key id are given.
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&[0x41; 16]));
+    params.key_identifier_method = rcgen::KeyIdMethod::PreSpecified(vec![0x42; 20]);
+    params.not_before = time::OffsetDateTime::from_unix_timestamp(START as i64).unwrap();
+    params.not_after = params.not_before + time::Duration::days(365);
+    tamper(&mut params);
+    let node = key(1);
+    params
+        .signed_by(&RawSigner(&node, node.public().0), &issuer)
+        .unwrap()
+        .pem()
+}
+
+#[test]
+fn unexpected_or_malformed_contact_values_in_a_signed_certificate_are_refused() {
+    use rcgen::{DnType, DnValue, SanType};
+    let fed = federation(100, "Test Federation");
+    let ia5 = |s: &str| rcgen::string::Ia5String::try_from(s).unwrap();
+    let phone = || DnType::CustomDnType(vec![2, 5, 4, 20]);
+
+    // The harness itself makes certificates that verify.
+    let baseline = signed_raw(&fed, |p| {
+        p.subject_alt_names = vec![SanType::Rfc822Name(ia5("hotline@nl-hotline.example"))];
+    });
+    assert_eq!(
+        verify_contact(&fed, &baseline).unwrap().emails,
+        vec!["hotline@nl-hotline.example".to_owned()]
+    );
+
+    let field_errors: Vec<(&str, String)> = vec![
+        (
+            "a DNS name",
+            signed_raw(&fed, |p| {
+                p.subject_alt_names = vec![SanType::DnsName(ia5("nl-hotline.example"))];
+            }),
+        ),
+        (
+            "an IP address",
+            signed_raw(&fed, |p| {
+                p.subject_alt_names = vec![SanType::IpAddress([192, 0, 2, 1].into())];
+            }),
+        ),
+        (
+            "two URIs",
+            signed_raw(&fed, |p| {
+                p.subject_alt_names = vec![
+                    SanType::URI(ia5("https://nl-hotline.example/")),
+                    SanType::URI(ia5("https://elsewhere.example/")),
+                ];
+            }),
+        ),
+        (
+            "a repeated subjectAltName extension",
+            signed_raw(&fed, |p| {
+                p.subject_alt_names = vec![SanType::Rfc822Name(ia5("a@nl.example"))];
+                // SEQUENCE { [1] IA5String "b@nl.example" }: a second SAN with another email.
+                let mut san = vec![0x30, 14, 0x81, 12];
+                san.extend_from_slice(b"b@nl.example");
+                p.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+                    &[2, 5, 29, 17],
+                    san,
+                )];
+            }),
+        ),
+        (
+            "a UTF8String phone",
+            signed_raw(&fed, |p| {
+                p.distinguished_name
+                    .push(phone(), DnValue::Utf8String("+31 20 555 0100".into()));
+            }),
+        ),
+    ];
+    for (what, pem) in &field_errors {
+        for result in [verify_contact(&fed, pem), certificate_contact(pem)] {
+            assert!(
+                matches!(result, Err(CertError::Field { .. })),
+                "{what}: {result:?}"
+            );
+        }
+    }
+
+    let value_errors: Vec<(&str, String)> = vec![
+        (
+            "an implausible email",
+            signed_raw(&fed, |p| {
+                p.subject_alt_names = vec![SanType::Rfc822Name(ia5("root@localhost"))];
+            }),
+        ),
+        (
+            "an http URI",
+            signed_raw(&fed, |p| {
+                p.subject_alt_names = vec![SanType::URI(ia5("http://nl-hotline.example/"))];
+            }),
+        ),
+        (
+            "five emails",
+            signed_raw(&fed, |p| {
+                p.subject_alt_names = (0..5)
+                    .map(|i| SanType::Rfc822Name(ia5(&format!("desk{i}@nl.example"))))
+                    .collect();
+            }),
+        ),
+        (
+            "a phone with no digits",
+            signed_raw(&fed, |p| {
+                let value = rcgen::string::PrintableString::try_from("no phone").unwrap();
+                p.distinguished_name
+                    .push(phone(), DnValue::PrintableString(value));
+            }),
+        ),
+        (
+            "an overlong phone",
+            signed_raw(&fed, |p| {
+                let value = rcgen::string::PrintableString::try_from("1".repeat(33)).unwrap();
+                p.distinguished_name
+                    .push(phone(), DnValue::PrintableString(value));
+            }),
+        ),
+    ];
+    for (what, pem) in &value_errors {
+        for result in [verify_contact(&fed, pem), certificate_contact(pem)] {
+            assert!(
+                matches!(result, Err(CertError::Contact(_))),
+                "{what}: {result:?}"
+            );
+        }
+        // The identity-only verification refuses it too: a node never trusts half of it.
+        assert!(
+            verify(&fed, pem, &[], &CertPolicy::default()).is_err(),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn openssl_shows_the_contact_fields() {
+    use std::io::Write;
+    let fed = federation(100, "Test Federation");
+    let pem = issue_with(&fed, &contact()).unwrap();
+    let mut child = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl is installed (scripts/bootstrap.sh)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(pem.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl x509: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The phone is an attribute of the subject name (openssl quotes it: it starts with '+').
+    let subject_line = text
+        .lines()
+        .find(|line| line.trim_start().starts_with("Subject:"))
+        .unwrap_or_default();
+    assert!(
+        subject_line.contains("telephoneNumber = ") && subject_line.contains("+31 20 555 0100"),
+        "{subject_line}"
+    );
+    for shown in [
+        "X509v3 Subject Alternative Name",
+        "email:hotline@nl-hotline.example",
+        "email:duty-officer@nl-hotline.example",
+        "URI:https://nl-hotline.example/contact",
+        "CN = nl-hotline",
+    ] {
+        assert!(
+            text.contains(shown),
+            "openssl x509 -text lacks {shown:?}:\n{text}"
+        );
+    }
+}
+
+fn arb_contact() -> impl Strategy<Value = Contact> {
+    let email =
+        "[a-z0-9]{1,12}([._+-][a-z0-9]{1,8})?@[a-z0-9]{1,12}(-[a-z0-9]{1,6})?\\.(example|test)";
+    (
+        proptest::collection::btree_set(email, 0..=4),
+        proptest::option::of("\\+[1-9][0-9]{1,3}( [0-9]{2,4}){1,4}"),
+        proptest::option::of("https://[a-z0-9]{1,12}\\.example(/[a-zA-Z0-9._~-]{1,16}){0,3}"),
+    )
+        .prop_map(|(emails, phone, url)| Contact {
+            emails: emails.into_iter().collect(),
+            phone,
+            url,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any valid contact comes back from verification exactly as issued, and the rest of the
+    /// identity is what it is without contact fields.
+    #[test]
+    fn any_valid_contact_round_trips(contact in arb_contact()) {
+        let fed = federation(100, "Test Federation");
+        let pem = issue_with(&fed, &contact).unwrap();
+        let verified = verify_agency_certificate_with_contact(
+            &pem,
+            std::slice::from_ref(&fed.anchor),
+            &[],
+            now(),
+            &CertPolicy::default(),
+        )
+        .unwrap();
+        prop_assert_eq!(verified.contact, contact);
+        prop_assert_eq!(verified.identity.subject, subject(Role::Hotline));
+    }
 }

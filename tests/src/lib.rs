@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use safeport_admin::{ca, node_init};
 use safeport_node::config::NodeConfig;
-use safeport_protocol::pki::AgencySubject;
+use safeport_protocol::pki::{AgencySubject, Contact};
 use safeport_protocol::{AgencyId, Country, Role, Timestamp};
 
 /// A federation authority's CA directory inside a test's temporary directory.
@@ -56,8 +56,9 @@ impl TestFederation {
         self.ca_dir.join(ca::ROOT_CERT)
     }
 
-    /// Runs `node init` for an agency, issues its certificate and installs certificate and root
-    /// where the written node.toml expects them. The HTTP listener is on loopback port 0.
+    /// Runs `node init` for an agency, issues its certificate (with [`test_contact`]'s contact
+    /// fields) and installs certificate and root where the written node.toml expects them. The
+    /// HTTP listener is on loopback port 0.
     pub fn add_agency(
         &self,
         agency: &str,
@@ -77,6 +78,7 @@ impl TestFederation {
         let issued = ca::issue(
             &mut ca_dir,
             &subject,
+            &test_contact(agency),
             &public_key,
             365,
             self.now,
@@ -104,6 +106,17 @@ impl AgencyNode {
     /// listener moved to loopback port 0 so scenarios run side by side.
     pub fn config(&self) -> anyhow::Result<NodeConfig> {
         Ok(NodeConfig::load(self.dir.join(node_init::NODE_CONFIG))?.on_loopback())
+    }
+}
+
+/// The synthetic contact fields every test agency's certificate carries, so every scenario
+/// exercises certificates with contacts: `contact@<agency>.example`, a phone number and
+/// `https://<agency>.example/contact`.
+pub fn test_contact(agency: &str) -> Contact {
+    Contact {
+        emails: vec![format!("contact@{agency}.example")],
+        phone: Some("+31 20 555 0100".into()),
+        url: Some(format!("https://{agency}.example/contact")),
     }
 }
 

@@ -204,6 +204,11 @@ async fn an_investigator_packages_only_what_the_agreement_grants_and_recipients_
         (Some("hotline"), Some("NL"))
     );
     assert_eq!(agency["organisation"], "Test agency nl-hotline");
+    assert_eq!(
+        agency["contact"],
+        json!({ "emails": ["contact@nl-hotline.example"], "phone": "+31 20 555 0100",
+                "url": "https://nl-hotline.example/contact" })
+    );
 
     // At the hotline, its own report's content, with a stated purpose only (hosted in DE, so
     // it stays outside the police's agreement and the searches below).

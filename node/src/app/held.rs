@@ -3,6 +3,7 @@
 //! agency behind a report, as its verified certificate names it.
 
 use safeport_protocol::AgencyId;
+use safeport_protocol::pki::{self, Contact};
 
 use super::audit::{Actor, AuditAction};
 use super::{App, AppError};
@@ -19,6 +20,9 @@ pub struct AgencyInfo {
     pub country: String,
     /// Organisation name.
     pub organisation: String,
+    /// How to reach the agency, as its certificate states it: `{emails, phone, url}`, empty
+    /// (no emails, nulls) when it states nothing.
+    pub contact: Contact,
     /// Certificate serial (hex).
     pub serial: String,
     /// Start and end of the certificate's validity.
@@ -64,12 +68,16 @@ impl App {
         let identity = self
             .verify_certificate(&pem)
             .map_err(|_| AppError::NotFound)?;
+        // The same bytes just verified, contact fields included (verification refuses
+        // malformed ones), so this read cannot disagree with it.
+        let contact = pki::certificate_contact(&pem).map_err(|_| AppError::NotFound)?;
         self.audit(actor, AuditAction::ViewAgency, agency.as_str(), None, None)?;
         Ok(AgencyInfo {
             agency: identity.subject.agency.to_string(),
             role: identity.subject.role.to_string(),
             country: identity.subject.country.to_string(),
             organisation: identity.subject.organisation,
+            contact,
             serial: identity.serial,
             valid_from: identity.validity.not_before.to_string(),
             valid_until: identity.validity.not_after.to_string(),

@@ -1,14 +1,16 @@
 //! Creating the federation root certificate, agency certificates and CRLs with rcgen, signed by
 //! the authority's Ed25519 key (no other crypto backend: rcgen calls back into our key).
 
+use rcgen::string::{Ia5String, PrintableString};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
-    DnType, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose, PublicKeyData, RevokedCertParams,
-    SerialNumber, SignatureAlgorithm, SigningKey,
+    DnType, DnValue, IsCa, Issuer, KeyIdMethod, KeyUsagePurpose, PublicKeyData, RevokedCertParams,
+    SanType, SerialNumber, SignatureAlgorithm, SigningKey,
 };
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use super::contact::{Contact, ContactError};
 use super::{AgencySubject, MAX_CRL_ENTRIES, Validity};
 use crate::ids::{Role, Timestamp};
 use crate::keys::{NodeKey, PublicKey};
@@ -29,6 +31,9 @@ pub enum IssueError {
     /// The organisation name is empty or too long.
     #[error("organisation name must be 1 to 128 characters")]
     Organisation,
+    /// A contact field is not plausible or exceeds its bounds.
+    #[error(transparent)]
+    Contact(#[from] ContactError),
     /// Too many revoked certificates for one CRL.
     #[error("too many revoked certificates ({0}) for one CRL")]
     TooManyRevoked(usize),
@@ -142,11 +147,63 @@ pub fn create_root(
     Ok(certificate.pem())
 }
 
-/// Issues an agency certificate for `node_key`, signed by the authority (PEM).
+/// The X.520 telephoneNumber attribute type (2.5.4.20), which rcgen has no name for.
+const TELEPHONE_NUMBER: [u64; 4] = [2, 5, 4, 20];
+
+/// Issues an agency certificate for `node_key`, signed by the authority (PEM), without
+/// contact fields.
 pub fn issue_agency_certificate(
     authority: &NodeKey,
     root_pem: &str,
     subject: &AgencySubject,
+    node_key: &PublicKey,
+    validity: Validity,
+    serial_random: [u8; 16],
+) -> Result<String, IssueError> {
+    issue_agency_certificate_with_contact(
+        authority,
+        root_pem,
+        subject,
+        &Contact::default(),
+        node_key,
+        validity,
+        serial_random,
+    )
+}
+
+/// Adds the contact fields to the certificate parameters: the phone as the subject's
+/// telephoneNumber (after C, so the agency fields keep their order), emails and the URL as
+/// subjectAltNames. An empty contact adds nothing, so such certificates stay as they were.
+fn apply_contact(params: &mut CertificateParams, contact: &Contact) -> Result<(), IssueError> {
+    contact.validate()?;
+    // The checks above admit only characters these string types hold; a refusal by rcgen
+    // here would be a bug in them, reported as a generation failure.
+    if let Some(phone) = &contact.phone {
+        let value = PrintableString::try_from(phone.as_str())?;
+        params.distinguished_name.push(
+            DnType::CustomDnType(TELEPHONE_NUMBER.to_vec()),
+            DnValue::PrintableString(value),
+        );
+    }
+    for email in &contact.emails {
+        let value = Ia5String::try_from(email.as_str())?;
+        params.subject_alt_names.push(SanType::Rfc822Name(value));
+    }
+    if let Some(url) = &contact.url {
+        let value = Ia5String::try_from(url.as_str())?;
+        params.subject_alt_names.push(SanType::URI(value));
+    }
+    Ok(())
+}
+
+/// Issues an agency certificate for `node_key` with `contact`'s fields, signed by the
+/// authority (PEM). Contact values are checked first ([`Contact::validate`]) and refused with
+/// [`IssueError::Contact`].
+pub fn issue_agency_certificate_with_contact(
+    authority: &NodeKey,
+    root_pem: &str,
+    subject: &AgencySubject,
+    contact: &Contact,
     node_key: &PublicKey,
     validity: Validity,
     serial_random: [u8; 16],
@@ -166,6 +223,7 @@ pub fn issue_agency_certificate(
     name.push(DnType::OrganizationalUnitName, subject.role.as_str());
     name.push(DnType::CountryName, subject.country.as_str());
     params.distinguished_name = name;
+    apply_contact(&mut params, contact)?;
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.use_authority_key_identifier_extension = true;

@@ -4,18 +4,26 @@
 //! accepts what [`issue`] creates.
 //!
 //! Agency fields live in the subject name, where every tool shows them:
-//! `CN=<agency id>, O=<organisation>, OU=<role>, C=<country>`.
+//! `CN=<agency id>, O=<organisation>, OU=<role>, C=<country>`. Optional contact fields
+//! ([`contact`]) sit in standard places too: a `telephoneNumber` in the subject name, email
+//! addresses and a website in the subjectAltName extension.
 //! Verification ([`verify`]) takes the time as an argument and never reads a clock.
 
+pub mod contact;
 pub mod issue;
 pub mod verify;
 
 use crate::ids::{AgencyId, Country, Role, Timestamp};
 use crate::keys::PublicKey;
 
-pub use issue::{IssueError, Revocation, create_crl, create_root, issue_agency_certificate};
+pub use contact::{Contact, ContactError};
+pub use issue::{
+    IssueError, Revocation, create_crl, create_root, issue_agency_certificate,
+    issue_agency_certificate_with_contact,
+};
 pub use verify::{
-    CertError, CertPolicy, Crl, TrustAnchor, certificate_serial, verify_agency_certificate,
+    CertError, CertPolicy, Crl, TrustAnchor, certificate_contact, certificate_serial,
+    verify_agency_certificate, verify_agency_certificate_with_contact,
 };
 
 /// Longest certificate or CRL PEM accepted (64 KiB).
@@ -68,6 +76,18 @@ pub struct AgencyIdentity {
     pub validity: Validity,
     /// The issuing root's common name.
     pub issuer: String,
+}
+
+/// A verified agency certificate with its contact fields. (The contact is kept beside
+/// [`AgencyIdentity`] rather than inside it so the many callers that only need the identity
+/// keep building and matching it as they did.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedAgency {
+    /// What the certificate certifies.
+    pub identity: AgencyIdentity,
+    /// How the agency can be reached, as the certificate states it (empty when it states
+    /// nothing).
+    pub contact: Contact,
 }
 
 /// A certificate serial as the hex string used in CLI output and CRL look-ups.

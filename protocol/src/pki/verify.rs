@@ -2,13 +2,19 @@
 //! in. Signatures are checked with the same strict Ed25519 verification as records, over the
 //! exact signed bytes (`tbsCertificate`, `tbsCertList`) that x509-parser hands back.
 
+use x509_parser::asn1_rs::Tag;
 use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::GeneralName;
 use x509_parser::oid_registry::{OID_SIG_ED25519, Oid};
 use x509_parser::prelude::FromDer;
 use x509_parser::revocation_list::CertificateRevocationList;
 use x509_parser::x509::X509Name;
 
-use super::{AgencyIdentity, AgencySubject, MAX_CRL_ENTRIES, MAX_PEM_BYTES, Validity, serial_hex};
+use super::contact::{Contact, ContactError};
+use super::{
+    AgencyIdentity, AgencySubject, MAX_CRL_ENTRIES, MAX_PEM_BYTES, Validity, VerifiedAgency,
+    serial_hex,
+};
 use crate::ids::{AgencyId, Country, Role, Timestamp};
 use crate::keys::{PublicKey, Signature};
 
@@ -88,6 +94,9 @@ pub enum CertError {
         /// What was wrong.
         detail: String,
     },
+    /// A contact value in the certificate is not one the authority could have issued.
+    #[error("certificate contact: {0}")]
+    Contact(ContactError),
     /// A root that is not a CA, or an agency certificate that is one.
     #[error("{0}")]
     BasicConstraints(&'static str),
@@ -388,10 +397,90 @@ fn subject_of(cert: &X509Certificate<'_>) -> Result<AgencySubject, CertError> {
     })
 }
 
+/// The X.520 telephoneNumber attribute type (2.5.4.20), which the OID registry has no name for.
+const OID_TELEPHONE_NUMBER: Oid<'static> = x509_parser::asn1_rs::oid!(2.5.4.20);
+const PHONE_FIELD: &str = "contact phone (telephoneNumber)";
+const SAN_FIELD: &str = "contacts (subjectAltName)";
+
+/// What kind of subjectAltName entry an unexpected one is, for the error message.
+fn general_name_kind(name: &GeneralName<'_>) -> &'static str {
+    match name {
+        GeneralName::RFC822Name(_) => "an email address",
+        GeneralName::URI(_) => "a URI",
+        GeneralName::DNSName(_) => "a DNS name",
+        GeneralName::IPAddress(_) => "an IP address",
+        GeneralName::DirectoryName(_) => "a directory name",
+        GeneralName::OtherName(..) => "an otherName",
+        GeneralName::X400Address(_) => "an X.400 address",
+        GeneralName::EDIPartyName(_) => "an EDI party name",
+        GeneralName::RegisteredID(_) => "a registered id",
+        GeneralName::Invalid(..) => "a malformed entry",
+    }
+}
+
+/// Reads the contact fields. Only what [`super::issue`] writes is accepted: at most one
+/// PrintableString telephoneNumber, and a subjectAltName of email addresses and at most one
+/// URI; anything else there (a DNS name, an IP address, a second URI) is refused rather than
+/// ignored, and every value passes the same checks as at issue time.
+fn contact_of(cert: &X509Certificate<'_>) -> Result<Contact, CertError> {
+    let field = |field: &'static str, detail: String| CertError::Field { field, detail };
+    let mut contact = Contact::default();
+    let mut phones = cert.subject().iter_by_oid(&OID_TELEPHONE_NUMBER);
+    if let Some(phone) = phones.next() {
+        if phones.next().is_some() {
+            return Err(field(PHONE_FIELD, "present more than once".into()));
+        }
+        if phone.attr_value().tag() != Tag::PrintableString {
+            return Err(field(PHONE_FIELD, "not a PrintableString".into()));
+        }
+        let text = phone
+            .as_str()
+            .map_err(|e| field(PHONE_FIELD, format!("not text ({e})")))?;
+        contact.phone = Some(text.to_owned());
+    }
+    // Errors here include a repeated extension, which x509-parser refuses to choose from.
+    let alt_names = cert
+        .subject_alternative_name()
+        .map_err(|e| field(SAN_FIELD, format!("malformed or repeated ({e})")))?;
+    if let Some(alt_names) = alt_names {
+        let names = &alt_names.value.general_names;
+        if names.is_empty() {
+            return Err(field(SAN_FIELD, "present but empty".into()));
+        }
+        // The entries are already in memory, bounded by the PEM size; `validate` bounds the
+        // number of emails below.
+        for name in names {
+            match name {
+                GeneralName::RFC822Name(email) => contact.emails.push((*email).to_owned()),
+                GeneralName::URI(url) if contact.url.is_none() => {
+                    contact.url = Some((*url).to_owned());
+                }
+                GeneralName::URI(_) => {
+                    return Err(field(SAN_FIELD, "more than one URI".into()));
+                }
+                other => {
+                    return Err(field(
+                        SAN_FIELD,
+                        format!(
+                            "holds {}; agency certificates carry only email and URI contacts",
+                            general_name_kind(other)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    contact.validate().map_err(CertError::Contact)?;
+    Ok(contact)
+}
+
 /// Verifies an agency certificate (PEM) against the roots and CRLs at time `now`, and returns
 /// what it certifies. Checks, in order: format, issuer among the roots, signature, the root's
 /// and the certificate's validity, revocation (every CRL of that root must be current), that
-/// it is not a CA, its subject fields, role and key policy.
+/// it is not a CA, its subject and contact fields, role and key policy.
+///
+/// The contact fields are checked but not returned; see
+/// [`verify_agency_certificate_with_contact`].
 pub fn verify_agency_certificate(
     pem: &str,
     anchors: &[TrustAnchor],
@@ -399,6 +488,18 @@ pub fn verify_agency_certificate(
     now: Timestamp,
     policy: &CertPolicy,
 ) -> Result<AgencyIdentity, CertError> {
+    verify_agency_certificate_with_contact(pem, anchors, crls, now, policy)
+        .map(|verified| verified.identity)
+}
+
+/// [`verify_agency_certificate`], also returning the certificate's contact fields.
+pub fn verify_agency_certificate_with_contact(
+    pem: &str,
+    anchors: &[TrustAnchor],
+    crls: &[Crl],
+    now: Timestamp,
+    policy: &CertPolicy,
+) -> Result<VerifiedAgency, CertError> {
     let der = pem_der(pem, "CERTIFICATE")?;
     let cert = parse_certificate(&der)?;
     check_ed25519(&cert.signature_algorithm.algorithm, "agency certificate")?;
@@ -431,6 +532,7 @@ pub fn verify_agency_certificate(
         ));
     }
     let subject = subject_of(&cert)?;
+    let contact = contact_of(&cert)?;
     if !policy.allowed_roles.is_empty() && !policy.allowed_roles.contains(&subject.role) {
         let allowed: Vec<&str> = policy.allowed_roles.iter().map(|r| r.as_str()).collect();
         return Err(CertError::WrongRole {
@@ -447,12 +549,15 @@ pub fn verify_agency_certificate(
             presented,
         });
     }
-    Ok(AgencyIdentity {
-        subject,
-        key,
-        serial,
-        validity,
-        issuer: anchor.common_name.clone(),
+    Ok(VerifiedAgency {
+        identity: AgencyIdentity {
+            subject,
+            key,
+            serial,
+            validity,
+            issuer: anchor.common_name.clone(),
+        },
+        contact,
     })
 }
 
@@ -461,4 +566,12 @@ pub fn certificate_serial(pem: &str) -> Result<String, CertError> {
     let der = pem_der(pem, "CERTIFICATE")?;
     let cert = parse_certificate(&der)?;
     Ok(serial_hex(cert.raw_serial()))
+}
+
+/// The contact fields of a certificate, without verifying it: for a certificate that has just
+/// passed [`verify_agency_certificate`] (which checks them the same way), or for display.
+pub fn certificate_contact(pem: &str) -> Result<Contact, CertError> {
+    let der = pem_der(pem, "CERTIFICATE")?;
+    let cert = parse_certificate(&der)?;
+    contact_of(&cert)
 }
