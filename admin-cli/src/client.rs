@@ -129,12 +129,18 @@ impl NodeClient {
 
     /// `POST path` with a JSON body, answered with bytes (a package).
     pub fn post_for_bytes(&self, path: &str, body: &Value) -> Result<Vec<u8>, AdminError> {
-        let response = self
-            .authorised(self.http.post(format!("{}{path}", self.base)).json(body))
-            .send()
-            .map_err(|e| {
-                AdminError::Invalid(format!("cannot reach the node at {}: {e}", self.base))
-            })?;
+        self.bytes_of(self.http.post(format!("{}{path}", self.base)).json(body))
+    }
+
+    /// `GET path` answered with bytes (media content).
+    pub fn get_bytes(&self, path: &str) -> Result<Vec<u8>, AdminError> {
+        self.bytes_of(self.http.get(format!("{}{path}", self.base)))
+    }
+
+    fn bytes_of(&self, request: reqwest::blocking::RequestBuilder) -> Result<Vec<u8>, AdminError> {
+        let response = self.authorised(request).send().map_err(|e| {
+            AdminError::Invalid(format!("cannot reach the node at {}: {e}", self.base))
+        })?;
         let status = response.status();
         let bytes = response
             .bytes()
@@ -143,6 +149,11 @@ impl NodeClient {
             return Err(refused(status, &bytes));
         }
         Ok(bytes.to_vec())
+    }
+
+    /// `PUT path` with a JSON body.
+    pub fn put(&self, path: &str, body: &Value) -> Result<Value, AdminError> {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
     }
 
     /// `DELETE path`.

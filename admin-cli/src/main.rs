@@ -7,6 +7,7 @@ mod hashes_cmd;
 mod iwol_cmd;
 mod package_cmd;
 mod report_cmd;
+mod search_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -79,6 +80,17 @@ enum Command {
     /// The node's audit trail: list, verify the hash chain, export (admin API).
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Search the reports held by hosting country, hotline, classification, dates, domain,
+    /// text, media hash (PDQ within a distance), hash-list match and takedown status, or run
+    /// a saved search (admin API; audited).
+    Search(search_cmd::SearchArgs),
+    /// Saved searches: list, show, delete (admin API).
+    #[command(subcommand)]
+    Searches(search_cmd::SearchesCommand),
+    /// What the node holds: a report's detail, a media item's detail, an item's content, the
+    /// agency behind a report (admin API; audited).
+    #[command(subcommand)]
+    Held(search_cmd::HeldCommand),
     /// INTERPOL's Worst Of list: suggest, confirm, review, delist, status, export (admin API).
     #[command(subcommand)]
     Iwol(iwol_cmd::IwolCommand),
@@ -385,6 +397,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             serde_json::Value::Null => Ok(()),
             value => print_value(&value, cli.json),
         },
+        Command::Search(args) => print_value(&search_cmd::search(args)?, cli.json),
+        Command::Searches(command) => print_value(&search_cmd::searches(command)?, cli.json),
+        Command::Held(command) => print_value(&search_cmd::held(command)?, cli.json),
         Command::Iwol(command) => match iwol_cmd::run(command)? {
             serde_json::Value::Null => Ok(()),
             value => print_value(&value, cli.json),

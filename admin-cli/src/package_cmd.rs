@@ -20,8 +20,11 @@ pub(crate) enum PackageCommand {
         #[command(flatten)]
         node: NodeArgs,
         /// A report, as origin/report-key (repeat).
-        #[arg(long = "report", required = true)]
+        #[arg(long = "report", required_unless_present = "saved_search")]
         reports: Vec<String>,
+        /// Also every report this saved search finds now.
+        #[arg(long = "saved-search")]
+        saved_search: Option<String>,
         /// The investigation's case reference.
         #[arg(long = "case")]
         case_reference: String,
@@ -60,6 +63,7 @@ pub(crate) fn run(
         PackageCommand::Create {
             node,
             reports,
+            saved_search,
             case_reference,
             purpose,
             recipient,
@@ -68,6 +72,7 @@ pub(crate) fn run(
         } => {
             let body = json!({
                 "reports": reports,
+                "saved_search": saved_search,
                 "case_reference": case_reference,
                 "purpose": purpose,
                 "recipient": recipient,

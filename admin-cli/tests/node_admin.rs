@@ -2,63 +2,16 @@
 //! pushed to a running node, through the real admin API, as an operator would type it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
-use std::time::Duration;
+mod common;
+
+use std::path::Path;
+
+use common::{Target, WAIT, admin, ok, target};
 
 use safeport_node::RunningNode;
 use safeport_protocol::Role;
 use safeport_tests::TestFederation;
 use serde_json::Value;
-
-const WAIT: Duration = Duration::from_secs(60);
-
-struct Target {
-    url: String,
-    token_file: PathBuf,
-}
-
-fn target(node: &RunningNode, dir: &Path) -> Target {
-    let token_file = dir.join("data").join("admin.token");
-    assert_eq!(
-        std::fs::read_to_string(&token_file).unwrap().trim(),
-        node.admin_token()
-    );
-    Target {
-        url: format!("http://{}", node.admin_addr()),
-        token_file,
-    }
-}
-
-/// Runs the CLI off the async runtime (it blocks on HTTP).
-async fn admin(target: &Target, args: &[&str]) -> Output {
-    let mut all: Vec<String> = vec!["--json".into()];
-    all.extend(args.iter().map(|s| s.to_string()));
-    all.extend([
-        "--node".into(),
-        target.url.clone(),
-        "--token-file".into(),
-        target.token_file.display().to_string(),
-    ]);
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_safeport-admin"))
-            .args(&all)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
-}
-
-async fn ok(target: &Target, args: &[&str]) -> Value {
-    let out = admin(target, args).await;
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 async fn wait_until(node: &RunningNode, what: &str, check: impl Fn(&RunningNode) -> bool) {
     safeport_tests::wait_until(node, WAIT, what, check)

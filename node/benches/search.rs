@@ -4,7 +4,8 @@
 //! of mixed classifications each (loaded in large batches through the store's typed API, as
 //! ingest writes them). Measured in one run:
 //! - building the search index (the first search) and the process's resident memory after it;
-//! - median and p99 latency of typical filtered searches (with facets), each next to a plain
+//! - median and p99 latency of typical filtered searches (with facets; also by a SHA-256 and by
+//!   a PDQ hash within distance 31), each next to a plain
 //!   full scan of the same data answering the same query: every report head read, its record
 //!   decoded and its items loaded, the filter applied;
 //! - composing a signed 1,000-report package.
@@ -18,7 +19,8 @@ use safeport_tests::measure::{percentile, rss_mib};
 
 use safeport_node::app::audit::Actor;
 use safeport_node::app::packages::PackageRequest;
-use safeport_node::search::Query;
+use safeport_node::search::{HashQuery, Query};
+use safeport_protocol::hashes::HashAlgorithm;
 use safeport_protocol::report::{MediaItem, Report};
 use safeport_protocol::{AgencyId, Classification, Country, NodeKey, Role, Signed, Timestamp};
 use safeport_tests::{TestFederation, fixtures};
@@ -133,6 +135,9 @@ async fn main() {
     );
 
     let de = Country::new("DE").unwrap();
+    let probe = fixtures::media_item(count / 2 * 4, Classification::Baseline);
+    let wanted_sha256 = probe.sha256;
+    let wanted_pdq = *probe.pdq.as_ref().unwrap().bits();
     let since = Timestamp::from_secs(BASE + u64::from(count) * 10 * 9 / 10);
     let cases: Vec<(&str, Query, Filter)> = vec![
         (
@@ -185,6 +190,33 @@ async fn main() {
                         .any(|i| i.classification() == Classification::Baseline)
             }),
         ),
+        (
+            "hash=sha256 of one item",
+            Query {
+                hash: Some(HashQuery::exact(HashAlgorithm::Sha256, &wanted_sha256)),
+                limit: 50,
+                ..Query::default()
+            },
+            Box::new(move |_, items| items.iter().any(|i| i.sha256 == wanted_sha256)),
+        ),
+        (
+            "hash=pdq within 31",
+            Query {
+                hash: Some(HashQuery::Pdq {
+                    bits: wanted_pdq,
+                    max_distance: 31,
+                }),
+                limit: 50,
+                ..Query::default()
+            },
+            Box::new(move |_, items| {
+                items.iter().any(|i| {
+                    i.pdq
+                        .as_ref()
+                        .is_some_and(|p| p.distance(&wanted_pdq) <= 31)
+                })
+            }),
+        ),
     ];
     for (name, query, filter) in cases {
         let mut times = Vec::with_capacity(RUNS);
@@ -233,6 +265,7 @@ async fn main() {
 
     let request = PackageRequest {
         reports: loaded,
+        saved_search: None,
         case_reference: "BENCH-1".into(),
         purpose: "benchmark".into(),
         recipient: None,

@@ -1,9 +1,10 @@
 //! What a police node shows of what it holds, against a model, with random agreements: the
 //! hotline holds random reports (hosting country, item classifications); the police receives
 //! them under a first random national-access agreement, which then ends and is replaced by a
-//! second random one (nothing more is pulled). Every search total, facet count, detail view
-//! and package must show exactly what the second agreement grants of what the first let in:
-//! nothing hidden is returned or counted, and a hidden report is "not found".
+//! second random one (nothing more is pulled). Every search total (also by each media hash),
+//! facet count, report and media detail, and package must show exactly what the second
+//! agreement grants of what the first let in: nothing hidden is returned or counted, and a
+//! hidden report or item is "not found".
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
@@ -14,7 +15,8 @@ use super::AppError;
 use super::audit::Actor;
 use super::packages::PackageRequest;
 use super::test_support::{admit, agency, agree, item, pull, report, test_root};
-use crate::search::Query;
+use crate::search::{HashQuery, Query};
+use safeport_protocol::hashes::HashAlgorithm;
 
 const COUNTRIES: [&str; 3] = ["NL", "DE", "BE"];
 const CLASSES: [Classification; 4] = Classification::ALL;
@@ -86,7 +88,16 @@ proptest! {
                 Err(AppError::NotFound) => prop_assert_eq!(*shown, 0),
                 Err(other) => panic!("{other}"),
             }
+            match police.app.report_detail(&actor, &nl_id, key) {
+                Ok(detail) => {
+                    prop_assert_eq!(detail["items"].as_array().unwrap().len() as u32, shown.count_ones());
+                    prop_assert_eq!(detail["revisions"].as_array().unwrap().len(), 1);
+                }
+                Err(AppError::NotFound) => prop_assert_eq!(*shown, 0),
+                Err(other) => panic!("{other}"),
+            }
             let package = PackageRequest {
+                saved_search: None,
                 reports: vec![(nl_id.clone(), *key)],
                 case_reference: "case-1".into(),
                 purpose: "test".into(),
@@ -114,6 +125,34 @@ proptest! {
             })
             .collect();
         prop_assert_eq!(results.total, expected.len() as u64);
+        // Media: each item is found by any of its hashes, and has a detail, only if shown.
+        for (r, (_, classes)) in reports.iter().enumerate() {
+            let shown = model[r].2;
+            for i in (0..4).filter(|i| classes & (1 << i) != 0) {
+                let media = item((r * 4 + i) as u8, CLASSES[i]);
+                let visible = shown & (1 << i) != 0;
+                match police.app.media_detail(&actor, &media.sha256) {
+                    Ok(detail) => {
+                        prop_assert!(visible);
+                        prop_assert_eq!(detail["occurrences"].as_array().unwrap().len(), 1);
+                    }
+                    Err(AppError::NotFound) => prop_assert!(!visible),
+                    Err(other) => panic!("{other}"),
+                }
+                let pdq = media.pdq.as_ref().unwrap();
+                for hash in [
+                    HashQuery::exact(HashAlgorithm::Md5, &media.md5),
+                    HashQuery::exact(HashAlgorithm::Sha1, &media.sha1),
+                    HashQuery::exact(HashAlgorithm::Sha256, &media.sha256),
+                    HashQuery::Pdq { bits: *pdq.bits(), max_distance: 0 },
+                ] {
+                    let by_hash = Query { hash: Some(hash), limit: 10, ..Query::default() };
+                    let found = police.app.search_reports(&actor, &by_hash, None).unwrap();
+                    prop_assert_eq!(found.total, u64::from(visible));
+                    prop_assert_eq!(found.facets.classification.iter().map(|f| f.1).sum::<u64>() > 0, visible);
+                }
+            }
+        }
         for (i, class) in CLASSES.iter().enumerate() {
             let count = expected.iter().filter(|(_, _, shown)| shown & (1 << i) != 0).count() as u64;
             let faceted = results

@@ -441,6 +441,8 @@ impl App {
                             let status = raw.clone().into_typed::<ReportStatus>()?;
                             let body = status.body();
                             batch.index_status(&body.report_origin, &body.report_key, &raw.id())?;
+                            self.search_marks
+                                .mark(&body.report_origin, &body.report_key);
                         }
                         RecordType::HashList => {
                             let list = self.index_hash_list_part(&mut batch, &raw)?;

@@ -93,12 +93,17 @@ impl App {
     }
 
     /// Exact matches of a media item's SHA-256, MD5 and SHA-1.
-    fn match_digests(&self, hashes: &MediaHashes) -> Result<Vec<ListMatch>, AppError> {
+    pub(crate) fn match_digests(
+        &self,
+        sha256: [u8; 32],
+        md5: [u8; 16],
+        sha1: [u8; 20],
+    ) -> Result<Vec<ListMatch>, AppError> {
         let mut out = Vec::new();
         for value in [
-            HashValue::Sha256(hashes.sha256),
-            HashValue::Md5(hashes.md5),
-            HashValue::Sha1(hashes.sha1),
+            HashValue::Sha256(sha256),
+            HashValue::Md5(md5),
+            HashValue::Sha1(sha1),
         ] {
             out.extend(self.match_exact(&value)?);
         }
@@ -108,7 +113,7 @@ impl App {
     /// Every list match of a media item: exact by MD5, SHA-1 and SHA-256, and PDQ within
     /// [`pdq::MATCH_DISTANCE`] when its PDQ hash is of usable quality.
     pub fn match_media(&self, hashes: &MediaHashes) -> Result<Vec<ListMatch>, AppError> {
-        let mut out = self.match_digests(hashes)?;
+        let mut out = self.match_digests(hashes.sha256, hashes.md5, hashes.sha1)?;
         if let Some(pdq_hash) = hashes.pdq
             && pdq_hash.quality() >= pdq::MIN_MATCH_QUALITY
         {
@@ -122,7 +127,7 @@ impl App {
     /// found too).
     pub fn match_file(&self, bytes: &[u8], radius: u32) -> Result<Vec<ListMatch>, AppError> {
         let hashes = crate::media::hash_media(bytes);
-        let mut out = self.match_digests(&hashes)?;
+        let mut out = self.match_digests(hashes.sha256, hashes.md5, hashes.sha1)?;
         if hashes.is_image()
             && let Ok(Some(forms)) = crate::media::pdq_dihedral(bytes)
         {

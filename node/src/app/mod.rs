@@ -9,6 +9,9 @@ pub mod access;
 mod access_tests;
 pub mod agreements;
 pub mod audit;
+pub mod detail;
+#[cfg(test)]
+mod detail_tests;
 #[cfg(test)]
 mod hashlist_tests;
 pub mod hashlists;
@@ -25,6 +28,7 @@ mod list_versions;
 pub mod packages;
 mod parallel;
 pub mod received;
+pub mod saved;
 pub mod search;
 mod serve;
 pub mod sync;

@@ -12,11 +12,10 @@ use safeport_protocol::package::{
     self, CERTIFICATE, Composer, MANIFEST, MAX_PACKAGE_REPORTS, PACKAGE_FORMAT, PackageManifest,
     PackagedFile, PackagedItem, PackagedReport, SIGNATURE, SUMS, VICS, check_package_text,
 };
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::access::VisibleReport;
 use super::audit::{Actor, AuditAction};
+use super::detail::report_json;
 use super::{App, AppError};
 use crate::blobs::BlobStore;
 
@@ -36,6 +35,8 @@ pub struct PackageRequest {
     pub recipient: Option<String>,
     /// Whether to include media content (only where an agreement grants it).
     pub include_content: bool,
+    /// Also every report this saved search finds now.
+    pub saved_search: Option<String>,
 }
 
 /// A composed package.
@@ -63,47 +64,6 @@ fn extension(mime: &str) -> &'static str {
     }
 }
 
-/// A report as the package's JSON shows it.
-fn report_json(visible: &VisibleReport) -> serde_json::Value {
-    let report = &visible.report;
-    json!({
-        "record_id": visible.record_id.to_hex(),
-        "origin": visible.origin.as_str(),
-        "report_key": hex::encode(report.report_key),
-        "revision": report.revision,
-        "reported_url": report.reported_url,
-        "final_url": report.final_url(),
-        "redirects": report.redirects,
-        "received_at": report.received_at.to_string(),
-        "hosting": {
-            "ip": report.hosting.ip.map(|ip| ip.to_string()),
-            "country": report.hosting.country.map(|c| c.to_string()),
-        },
-        "page": report.page.as_ref().map(|page| json!({
-            "http_status": page.http_status,
-            "title": page.title,
-            "headers": page.headers,
-            "fetched_at": page.fetched_at.to_string(),
-        })),
-        "items": visible.items.iter().map(|v| {
-            let item = &v.item;
-            json!({
-                "sha256": hex::encode(item.sha256),
-                "md5": hex::encode(item.md5),
-                "sha1": hex::encode(item.sha1),
-                "pdq": item.pdq.as_ref().map(|p| hex::encode(p.bits())),
-                "pdq_quality": item.pdq.as_ref().map(|p| p.quality()),
-                "mime_type": item.mime_type,
-                "size": item.size,
-                "dimensions": item.dimensions,
-                "source_url": item.source_url,
-                "classification": item.classification().as_str(),
-                "agreement": v.grant.label(),
-            })
-        }).collect::<Vec<_>>(),
-    })
-}
-
 impl App {
     /// Composes, signs and audits a package.
     pub fn compose_package(
@@ -117,13 +77,17 @@ impl App {
         if let Some(recipient) = &request.recipient {
             check_package_text("the recipient", recipient).map_err(invalid)?;
         }
-        if request.reports.is_empty() || request.reports.len() > MAX_PACKAGE_REPORTS {
+        let mut selected = request.reports.clone();
+        if let Some(name) = &request.saved_search {
+            selected.extend(self.saved_search_reports(name)?);
+        }
+        if selected.is_empty() || selected.len() > MAX_PACKAGE_REPORTS {
             return Err(invalid(format!(
                 "a package holds 1 to {MAX_PACKAGE_REPORTS} reports"
             )));
         }
-        let mut visible = Vec::with_capacity(request.reports.len());
-        for (origin, key) in &request.reports {
+        let mut visible = Vec::with_capacity(selected.len());
+        for (origin, key) in &selected {
             visible.push(self.visible_report(origin, key)?);
         }
         visible.sort_by_key(|r| r.record_id.0);
@@ -219,8 +183,13 @@ impl App {
         let sums = package::sha256sums(&sums);
 
         let target = format!(
-            "package of {} reports: {}",
+            "package of {} reports{}: {}",
             manifest.reports.len(),
+            request
+                .saved_search
+                .as_ref()
+                .map(|name| format!(" (saved search {name:?})"))
+                .unwrap_or_default(),
             manifest
                 .reports
                 .iter()

@@ -100,6 +100,7 @@ impl App {
         let id = record.id();
         self.store_and_share_with(record.raw(), None, |batch| {
             batch.index_status(report_origin, report_key, &id)?;
+            self.search_marks.mark(report_origin, report_key);
             Ok(())
         })
     }

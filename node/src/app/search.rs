@@ -11,14 +11,21 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use safeport_protocol::report::{Assessment, Hosting, IntakeChannel, MediaItem, Report};
+use safeport_protocol::report::{Assessment, Assessor, Hosting, IntakeChannel, MediaItem, Report};
+use safeport_protocol::status::{ReportStatus, TakedownStatus};
 use safeport_protocol::{AgencyId, Classification, Country, RecordId, Subject, Timestamp};
 
 use super::access::Grant;
 use super::agreements::AgreementBook;
 use super::audit::{Actor, AuditAction};
+use super::received::MAX_STATUSES;
 use super::{App, AppError};
-use crate::search::{ClassSet, Doc, Query, Results, SearchIndex, Visibility, class_bit};
+use crate::matching::pdq_index::bits_of;
+use crate::search::spec::report_text;
+use crate::search::{
+    ClassSet, Doc, DocItem, HashQuery, ListQuery, MAX_RESULTS, Query, Results, SearchIndex,
+    StatusQuery, Visibility, class_bit, digest_prefix,
+};
 
 /// Most reports indexed (beyond this a node needs a dedicated search deployment).
 pub const MAX_INDEXED_REPORTS: usize = 20_000_000;
@@ -98,23 +105,31 @@ impl App {
         index: &mut SearchIndex,
         origin: &AgencyId,
         record_id: RecordId,
+        statuses: &[RecordId],
     ) -> Result<Option<Doc>, AppError> {
         let Some(raw) = self.store.record(&record_id)? else {
             return Ok(None);
         };
         let report = raw.into_typed::<Report>()?.body().clone();
         let items = self.report_items(&report)?;
+        let status = self.latest_status(statuses)?;
         let Some(origin) = index.intern(origin) else {
             return Ok(None);
         };
-        let title = report
-            .page
-            .as_ref()
-            .and_then(|p| p.title.clone())
-            .unwrap_or_default();
-        let text = format!("{} {} {}", report.reported_url, report.final_url(), title)
-            .to_lowercase()
-            .into_boxed_str();
+        let doc_items = items
+            .iter()
+            .map(|item| DocItem {
+                class: class_bit(item.classification()),
+                md5: digest_prefix(&item.md5),
+                sha1: digest_prefix(&item.sha1),
+                sha256: digest_prefix(&item.sha256),
+                pdq: item.pdq.as_ref().map(|p| bits_of(p.bits())),
+                list: match &item.assessment.assessor {
+                    Some(Assessor::HashList { list_id, .. }) => index.intern_list(list_id),
+                    _ => 0,
+                },
+            })
+            .collect();
         Ok(Some(Doc {
             origin,
             report_key: report.report_key,
@@ -125,38 +140,69 @@ impl App {
                 .iter()
                 .fold(0, |set, item| set | class_bit(item.classification())),
             url: report.reported_url.clone().into_boxed_str(),
-            text,
+            text: report_text(&report).into_boxed_str(),
             hosts: hosts_of(&report).into_boxed_slice(),
+            items: doc_items,
+            status,
         }))
+    }
+
+    /// The latest of these status records (by signing time, then id).
+    fn latest_status(&self, ids: &[RecordId]) -> Result<Option<TakedownStatus>, AppError> {
+        let mut latest: Option<(Timestamp, RecordId, TakedownStatus)> = None;
+        for id in ids {
+            let Some(raw) = self.store.record(id)? else {
+                continue;
+            };
+            let typed = raw.into_typed::<ReportStatus>()?;
+            let candidate = (typed.header().created_at, *id, typed.body().status);
+            if latest
+                .as_ref()
+                .is_none_or(|l| (l.0, l.1.0) < (candidate.0, candidate.1.0))
+            {
+                latest = Some(candidate);
+            }
+        }
+        Ok(latest.map(|l| l.2))
     }
 
     /// Builds the index on first use, then re-reads the reports marked since.
     fn refresh_index(&self, state: &mut SearchState) -> Result<(), AppError> {
+        // Marks are left inside open batches: take them only between batches, so the writes
+        // they describe are visible to the reads below (a later batch marks again).
+        let marked = self.store.between_batches(|| self.search_marks.take());
         if state.index.is_none() {
+            // Marks from before the build are covered by it.
+            drop(marked);
             let mut heads = Vec::new();
             self.store.visit_report_heads(None, |head| {
-                heads.push((head.origin, head.record_id));
+                heads.push((head.origin, head.report_key, head.record_id));
                 heads.len() < MAX_INDEXED_REPORTS
             })?;
-            // Marks from before the build are covered by it.
-            self.search_marks.take();
+            let mut statuses: HashMap<(AgencyId, [u8; 16]), Vec<RecordId>> = HashMap::new();
+            self.store.visit_report_statuses(|origin, key, id| {
+                statuses.entry((origin, key)).or_default().push(id);
+            })?;
             let mut index = SearchIndex::default();
-            for (origin, record_id) in heads {
-                if let Some(doc) = self.doc_of(&mut index, &origin, record_id)? {
+            for (origin, report_key, record_id) in heads {
+                let of_report = statuses
+                    .get(&(origin.clone(), report_key))
+                    .map_or(&[][..], Vec::as_slice);
+                if let Some(doc) = self.doc_of(&mut index, &origin, record_id, of_report)? {
                     index.upsert(doc);
                 }
             }
             state.index = Some(index);
             return Ok(());
         }
-        let marked = self.search_marks.take();
         let Some(index) = state.index.as_mut() else {
             return Ok(());
         };
         for (origin, key) in marked {
             match self.store.report_head(&origin, &key)? {
                 Some((_, record_id)) => {
-                    if let Some(doc) = self.doc_of(index, &origin, record_id)? {
+                    let statuses = self.store.report_statuses(&origin, &key, MAX_STATUSES)?;
+                    if let Some(doc) = self.doc_of(index, &origin, record_id, &statuses)? {
                         index.upsert(doc);
                     }
                 }
@@ -220,6 +266,14 @@ impl App {
         query: &Query,
         purpose: Option<&str>,
     ) -> Result<Results, AppError> {
+        let results = self.find_reports(query, MAX_RESULTS)?;
+        self.audit(actor, AuditAction::Search, &describe(query), purpose, None)?;
+        Ok(results)
+    }
+
+    /// [`App::search_reports`] without the audit entry, for callers that audit what they do
+    /// with the results; pages of up to `cap` results.
+    pub(crate) fn find_reports(&self, query: &Query, cap: usize) -> Result<Results, AppError> {
         let mut state = self
             .search
             .lock()
@@ -241,19 +295,16 @@ impl App {
         let Some(index) = index.as_ref() else {
             return Err(AppError::Invalid("the search index is not built".into()));
         };
-        let results = index.search(query, |doc, origin| {
+        Ok(index.search_up_to(query, cap, |doc, origin| {
             *memo
                 .entry((origin.clone(), doc.country, doc.classes))
                 .or_insert_with(|| self.visibility(origin, doc.country, doc.classes))
-        });
-        drop(state);
-        self.audit(actor, AuditAction::Search, &describe(query), purpose, None)?;
-        Ok(results)
+        }))
     }
 }
 
 /// The query as the audit trail records it.
-fn describe(query: &Query) -> String {
+pub(crate) fn describe(query: &Query) -> String {
     let mut parts = Vec::new();
     if let Some(c) = query.country {
         parts.push(format!("country={c}"));
@@ -275,6 +326,28 @@ fn describe(query: &Query) -> String {
     }
     if let Some(t) = &query.text {
         parts.push(format!("text={t:?}"));
+    }
+    match &query.hash {
+        Some(HashQuery::Exact { algorithm, prefix }) => {
+            parts.push(format!("hash={algorithm}:{prefix:016x}…"));
+        }
+        Some(HashQuery::Pdq { bits, max_distance }) => {
+            parts.push(format!(
+                "hash=pdq:{} distance={max_distance}",
+                hex::encode(bits)
+            ));
+        }
+        None => {}
+    }
+    match &query.hash_list {
+        Some(ListQuery::Any) => parts.push("hash_list=any".into()),
+        Some(ListQuery::Named(name)) => parts.push(format!("hash_list={name}")),
+        None => {}
+    }
+    match query.status {
+        Some(StatusQuery::None) => parts.push("status=none".into()),
+        Some(StatusQuery::Is(status)) => parts.push(format!("status={}", status.as_str())),
+        None => {}
     }
     if parts.is_empty() {
         "all reports".into()

@@ -220,7 +220,8 @@ impl App {
         Ok(committed)
     }
 
-    /// Makes `record` the report's head unless a newer revision is held; `true` when it did.
+    /// Indexes `record` among the report's revisions and makes it the report's head unless a
+    /// newer revision is held; `true` when it did.
     pub(crate) fn advance_report_head(
         &self,
         batch: &mut StoreBatch<'_>,
@@ -228,6 +229,7 @@ impl App {
         report: &Report,
     ) -> Result<bool, AppError> {
         let origin = &record.header().origin;
+        batch.index_revision(origin, &report.report_key, report.revision, &record.id())?;
         let newer = match self.store.report_head(origin, &report.report_key)? {
             Some((revision, _)) => report.revision > revision,
             None => true,

@@ -1,7 +1,8 @@
 //! Intelligence packages and held reports on the admin listener: `POST /admin/packages`
 //! composes one from the reports named (as this node may show them) and answers the signed
-//! zip; `GET /admin/held/{origin}/{key}` shows one held report as far as this node may show it
-//! (the same decision a package takes); `.../media/{sha256}?purpose=` its content where an
+//! zip (from the reports named and/or a saved search); `GET /admin/held/{origin}/{key}` shows
+//! one held report's detail (revisions, crawl metadata, items with hashes and who classified
+//! them, statuses) as far as this node may show it (the same decision a package takes); `.../media/{sha256}?purpose=` its content where an
 //! agreement grants content; `GET /admin/agencies/{agency}` the agency as its certificate names
 //! it. Each is audited.
 
@@ -11,11 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::admin::{AdminState, blocking};
 use super::{ApiError, agency, hex_id};
-use crate::app::audit::AuditAction;
 use crate::app::packages::PackageRequest;
 
 /// The package routes.
@@ -31,7 +30,10 @@ pub fn routes() -> Router<AdminState> {
 #[serde(deny_unknown_fields)]
 struct ComposeBody {
     /// `origin/report-key-hex` per report.
+    #[serde(default)]
     reports: Vec<String>,
+    /// Also every report this saved search finds now.
+    saved_search: Option<String>,
     case_reference: String,
     purpose: String,
     recipient: Option<String>,
@@ -66,6 +68,7 @@ async fn compose(
         purpose: body.purpose,
         recipient: body.recipient,
         include_content: body.content,
+        saved_search: body.saved_search,
     };
     let blobs = state.blobs.clone();
     let package = blocking(&state.app, move |app| {
@@ -149,28 +152,10 @@ async fn show(
     let actor = super::actor(&headers)?;
     let origin = agency(&origin)?;
     let key: [u8; 16] = hex_id(&key, "a report key")?;
-    let view = blocking(&state.app, move |app| {
-        let visible = app.visible_report(&origin, &key)?;
-        let target = format!("report {}", visible.record_id.to_hex());
-        app.audit(&actor, AuditAction::ViewReport, &target, None, None)?;
-        let report = &visible.report;
-        Ok(json!({
-            "origin": visible.origin.as_str(),
-            "record_id": visible.record_id.to_hex(),
-            "report_key": hex::encode(report.report_key),
-            "revision": report.revision,
-            "reported_url": report.reported_url,
-            "final_url": report.final_url(),
-            "hosting_country": report.hosting.country.map(|c| c.to_string()),
-            "agreement": visible.grant.label(),
-            "items": visible.items.iter().map(|v| json!({
-                "sha256": hex::encode(v.item.sha256),
-                "classification": v.item.classification().as_str(),
-                "agreement": v.grant.label(),
-                "content_granted": v.content.is_some(),
-            })).collect::<Vec<_>>(),
-        }))
-    })
-    .await?;
-    Ok(Json(view))
+    Ok(Json(
+        blocking(&state.app, move |app| {
+            app.report_detail(&actor, &origin, &key)
+        })
+        .await?,
+    ))
 }

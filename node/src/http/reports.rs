@@ -72,11 +72,7 @@ fn channel_name(channel: IntakeChannel) -> &'static str {
 
 /// Parses an RFC 3339 time given in a request.
 pub(super) fn rfc3339(text: &str) -> Result<Timestamp, ApiError> {
-    let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| ApiError::BadRequest(format!("{text:?} is not an RFC 3339 time ({e})")))?;
-    let millis = u64::try_from(parsed.unix_timestamp_nanos() / 1_000_000)
-        .map_err(|_| ApiError::BadRequest(format!("{text:?} is before 1970")))?;
-    Ok(Timestamp(millis))
+    crate::search::spec::rfc3339("a time", text).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 fn crawl_view(status: &CrawlStatus) -> Value {

@@ -5,8 +5,12 @@
 //! `authorize()` (see `app/search.rs`), and facets count only what is visible, so no count
 //! reveals a report or an item the caller may not see.
 
+pub mod spec;
+
 use std::collections::HashMap;
 
+use safeport_protocol::hashes::HashAlgorithm;
+use safeport_protocol::status::TakedownStatus;
 use safeport_protocol::{AgencyId, Classification, Country, RecordId, Timestamp};
 
 /// Most results one page returns.
@@ -26,7 +30,35 @@ pub fn class_bit(class: Classification) -> ClassSet {
     1 << index
 }
 
-/// What a report is, as the index keeps it.
+/// The first eight bytes of a digest: what the index keeps of MD5, SHA-1 and SHA-256 values.
+/// Two different digests share them with probability 2^-64, so an exact search is exact in
+/// practice at a third of the memory of whole digests.
+pub fn digest_prefix(bytes: &[u8]) -> u64 {
+    let mut eight = [0u8; 8];
+    for (to, from) in eight.iter_mut().zip(bytes) {
+        *to = *from;
+    }
+    u64::from_be_bytes(eight)
+}
+
+/// What the index keeps of one media item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocItem {
+    /// Its classification's bit.
+    pub class: ClassSet,
+    /// [`digest_prefix`] of its MD5.
+    pub md5: u64,
+    /// [`digest_prefix`] of its SHA-1.
+    pub sha1: u64,
+    /// [`digest_prefix`] of its SHA-256.
+    pub sha256: u64,
+    /// Its PDQ hash, for images.
+    pub pdq: Option<[u64; 4]>,
+    /// The hash list that classified it: 1 + its index in the index's list table, 0 for none.
+    pub list: u16,
+}
+
+/// What the report is, as the index keeps it.
 #[derive(Debug, Clone)]
 pub struct Doc {
     /// Interned originator (index into [`SearchIndex::origins`]).
@@ -47,6 +79,74 @@ pub struct Doc {
     pub text: Box<str>,
     /// Hosts of its URLs, lower-cased.
     pub hosts: Box<[Box<str>]>,
+    /// Its media items.
+    pub items: Box<[DocItem]>,
+    /// Its latest takedown status.
+    pub status: Option<TakedownStatus>,
+}
+
+/// A media hash to look for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashQuery {
+    /// An MD5, SHA-1 or SHA-256 value (its [`digest_prefix`]).
+    Exact {
+        /// Which digest.
+        algorithm: HashAlgorithm,
+        /// Its first eight bytes.
+        prefix: u64,
+    },
+    /// A PDQ hash within a Hamming distance.
+    Pdq {
+        /// The hash.
+        bits: [u8; 32],
+        /// Largest distance that matches.
+        max_distance: u32,
+    },
+}
+
+impl HashQuery {
+    /// An exact query for a digest.
+    pub fn exact(algorithm: HashAlgorithm, bytes: &[u8]) -> Self {
+        HashQuery::Exact {
+            algorithm,
+            prefix: digest_prefix(bytes),
+        }
+    }
+
+    fn matches(&self, item: &DocItem, pdq: &Option<[u64; 4]>) -> bool {
+        match self {
+            HashQuery::Exact { algorithm, prefix } => match algorithm {
+                HashAlgorithm::Md5 => item.md5 == *prefix,
+                HashAlgorithm::Sha1 => item.sha1 == *prefix,
+                HashAlgorithm::Sha256 => item.sha256 == *prefix,
+                HashAlgorithm::Pdq => false,
+            },
+            HashQuery::Pdq { max_distance, .. } => match (item.pdq, pdq) {
+                (Some(have), Some(want)) => {
+                    crate::matching::pdq_index::distance(&have, want) <= *max_distance
+                }
+                _ => false,
+            },
+        }
+    }
+}
+
+/// Items classified by a hash-list match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListQuery {
+    /// By any list.
+    Any,
+    /// By this list (`publisher/name`).
+    Named(String),
+}
+
+/// A report's latest takedown status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusQuery {
+    /// No status yet.
+    None,
+    /// This one.
+    Is(TakedownStatus),
 }
 
 /// What the caller may see of a document: nothing, or the report with the items of these
@@ -76,6 +176,12 @@ pub struct Query {
     pub domain: Option<String>,
     /// Text in the URLs or title (case-insensitive substring).
     pub text: Option<String>,
+    /// With a (visible) item of this hash.
+    pub hash: Option<HashQuery>,
+    /// With a (visible) item classified by a hash-list match.
+    pub hash_list: Option<ListQuery>,
+    /// With this latest takedown status.
+    pub status: Option<StatusQuery>,
     /// Oldest first instead of newest first.
     pub oldest_first: bool,
     /// Results skipped.
@@ -107,7 +213,7 @@ pub struct Hit {
 }
 
 /// A page of results.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Results {
     /// Visible matches in all.
     pub total: u64,
@@ -123,6 +229,7 @@ pub struct SearchIndex {
     docs: Vec<Doc>,
     by_ref: HashMap<(u16, [u8; 16]), usize>,
     origins: Vec<AgencyId>,
+    lists: Vec<Box<str>>,
 }
 
 fn host_matches(host: &str, domain: &str) -> bool {
@@ -146,6 +253,18 @@ impl SearchIndex {
         let index = u16::try_from(self.origins.len()).ok()?;
         self.origins.push(origin.clone());
         Some(index)
+    }
+
+    /// Interns a hash list id for [`DocItem::list`] (1-based; 0 when the table is full).
+    pub fn intern_list(&mut self, list: &str) -> u16 {
+        let index = match self.lists.iter().position(|l| &**l == list) {
+            Some(i) => i,
+            None => {
+                self.lists.push(list.into());
+                self.lists.len() - 1
+            }
+        };
+        u16::try_from(index + 1).unwrap_or(0)
     }
 
     /// Documents held.
@@ -185,10 +304,22 @@ impl SearchIndex {
         }
     }
 
-    /// Runs `query`; `visibility` says what may be seen of each document.
+    /// Runs `query`; `visibility` says what may be seen of each document. Pages hold at most
+    /// [`MAX_RESULTS`].
     pub fn search(
         &self,
         query: &Query,
+        visibility: impl FnMut(&Doc, &AgencyId) -> Visibility,
+    ) -> Results {
+        self.search_up_to(query, MAX_RESULTS, visibility)
+    }
+
+    /// [`SearchIndex::search`] with pages of up to `cap` results (packages of a saved search
+    /// take all its matches at once).
+    pub fn search_up_to(
+        &self,
+        query: &Query,
+        cap: usize,
         mut visibility: impl FnMut(&Doc, &AgencyId) -> Visibility,
     ) -> Results {
         let hotline = query
@@ -196,12 +327,25 @@ impl SearchIndex {
             .as_ref()
             .and_then(|h| self.origins.iter().position(|o| o == h));
         if query.hotline.is_some() && hotline.is_none() {
-            return Results {
-                total: 0,
-                page: Vec::new(),
-                facets: Facets::default(),
-            };
+            return Results::default();
         }
+        let wanted_list = match &query.hash_list {
+            None => None,
+            Some(ListQuery::Any) => Some(None),
+            Some(ListQuery::Named(name)) => match self
+                .lists
+                .iter()
+                .position(|l| **l == **name)
+                .and_then(|i| u16::try_from(i + 1).ok())
+            {
+                Some(list) => Some(Some(list)),
+                None => return Results::default(),
+            },
+        };
+        let wanted_pdq = match &query.hash {
+            Some(HashQuery::Pdq { bits, .. }) => Some(crate::matching::pdq_index::bits_of(bits)),
+            _ => None,
+        };
         let wanted_class = query.classification.map(class_bit);
         let text = query.text.as_ref().map(|t| t.to_lowercase());
         let domain = query.domain.as_ref().map(|d| d.to_lowercase());
@@ -211,6 +355,10 @@ impl SearchIndex {
                 || query.country.is_some_and(|c| doc.country != Some(c))
                 || query.since.is_some_and(|t| doc.received_at < t)
                 || query.until.is_some_and(|t| doc.received_at >= t)
+                || query.status.is_some_and(|s| match s {
+                    StatusQuery::None => doc.status.is_some(),
+                    StatusQuery::Is(status) => doc.status != Some(status),
+                })
             {
                 continue;
             }
@@ -230,11 +378,27 @@ impl SearchIndex {
             if wanted_class.is_some_and(|bit| visible & bit == 0) {
                 continue;
             }
+            // Item criteria hold only for items the caller may see.
+            let item_wanted = |item: &DocItem| {
+                visible & item.class != 0
+                    && query
+                        .hash
+                        .as_ref()
+                        .is_none_or(|h| h.matches(item, &wanted_pdq))
+                    && wanted_list.is_none_or(|list| match list {
+                        None => item.list != 0,
+                        Some(list) => item.list == list,
+                    })
+            };
+            if (query.hash.is_some() || wanted_list.is_some()) && !doc.items.iter().any(item_wanted)
+            {
+                continue;
+            }
             matches.push((index, visible));
         }
         let facets = self.facets(&matches);
         let total = matches.len() as u64;
-        let limit = query.limit.clamp(1, MAX_RESULTS);
+        let limit = query.limit.clamp(1, cap.max(1));
         // Only the first `offset + limit` in order are needed: select them, then sort those.
         let order = |a: &(usize, ClassSet), b: &(usize, ClassSet)| {
             let key = |(index, _): &(usize, ClassSet)| {

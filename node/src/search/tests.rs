@@ -23,6 +23,29 @@ fn doc(index: &mut SearchIndex, n: u8, origin: usize, country: usize, classes: u
         url: format!("https://site-{n}.example.test/gallery").into(),
         text: format!("https://site-{n}.example.test/gallery page {n}").into(),
         hosts: vec![format!("site-{n}.example.test").into()].into(),
+        items: (0..4u8)
+            .filter(|k| classes & (1 << k) != 0)
+            .map(|k| item(n, k))
+            .collect(),
+        status: STATUSES[usize::from(n) % 3],
+    }
+}
+
+const STATUSES: [Option<TakedownStatus>; 3] = [
+    None,
+    Some(TakedownStatus::NoticeSent),
+    Some(TakedownStatus::ContentRemoved),
+];
+
+/// Item of class `k` of document `n`: its SHA-256 prefix names both; every third is listed.
+fn item(n: u8, k: u8) -> DocItem {
+    DocItem {
+        class: 1 << k,
+        md5: 0,
+        sha1: 0,
+        sha256: (u64::from(n) << 8) | u64::from(k),
+        pdq: None,
+        list: u16::from((n + k).is_multiple_of(3)),
     }
 }
 
@@ -39,8 +62,12 @@ proptest! {
         text in proptest::option::of(0u8..60),
         offset in 0usize..10,
         limit in 1usize..20,
+        hash in proptest::option::of((0u8..60, 0u8..4)),
+        listed in any::<bool>(),
+        status in proptest::option::of(0usize..3),
     ) {
         let mut index = SearchIndex::default();
+        prop_assert_eq!(index.intern_list("interpol/baseline"), 1);
         let mut model = Vec::new();
         for (n, (o, c, classes, at)) in docs.iter().enumerate() {
             let d = doc(&mut index, n as u8, *o, *c, *classes, *at);
@@ -62,6 +89,15 @@ proptest! {
             classification: class.map(|c| Classification::ALL[c]),
             since: since.map(Timestamp),
             text: text.map(|n| format!("site-{n}.example")),
+            hash: hash.map(|(n, k)| HashQuery::exact(
+                HashAlgorithm::Sha256,
+                &((u64::from(n) << 8) | u64::from(k)).to_be_bytes(),
+            )),
+            hash_list: listed.then_some(ListQuery::Any),
+            status: status.map(|s| match STATUSES[s] {
+                None => StatusQuery::None,
+                Some(status) => StatusQuery::Is(status),
+            }),
             offset,
             limit,
             ..Query::default()
@@ -78,9 +114,18 @@ proptest! {
                     && hotline.is_none_or(|x| x == *o)
                     && since.is_none_or(|s| *at >= s)
                     && text.is_none_or(|t| t == *n)
+                    && status.is_none_or(|s| STATUSES[s] == STATUSES[usize::from(*n) % 3])
                     && match visibility(*o, *c, *classes) {
                         Visibility::Hidden => false,
-                        Visibility::Shown(mask) => class.is_none_or(|k| mask & (1 << k) != 0),
+                        Visibility::Shown(mask) => {
+                            let item_matches = (0..4u8).any(|k| {
+                                mask & (1 << k) != 0
+                                    && hash.is_none_or(|(hn, hk)| hn == *n && hk == k)
+                                    && (!listed || (n + k).is_multiple_of(3))
+                            });
+                            class.is_none_or(|k| mask & (1 << k) != 0)
+                                && (!(hash.is_some() || listed) || item_matches)
+                        }
                     }
             })
             .map(|(n, o, c, classes, at)| {
@@ -103,6 +148,62 @@ proptest! {
         let expected_page: Vec<(u8, ClassSet)> = expected.iter().skip(offset).take(limit).map(|(n, _, m)| (*n, *m)).collect();
         prop_assert_eq!(page, expected_page);
     }
+}
+
+#[test]
+fn pdq_searches_find_items_within_the_distance_and_only_visible_ones() {
+    let mut index = SearchIndex::default();
+    let mut near = doc(&mut index, 1, 0, 0, class_bit(Classification::Baseline), 5);
+    let mut far = doc(
+        &mut index,
+        2,
+        0,
+        0,
+        class_bit(Classification::NotIllegal),
+        6,
+    );
+    let base = [0x5au8; 32];
+    let mut flipped = base;
+    flipped[0] ^= 0b0000_0111; // three bits away
+    near.items[0].pdq = Some(crate::matching::pdq_index::bits_of(&flipped));
+    let mut distant = base;
+    for byte in distant.iter_mut().take(5) {
+        *byte ^= 0xff; // forty bits away
+    }
+    far.items[0].pdq = Some(crate::matching::pdq_index::bits_of(&distant));
+    index.upsert(near);
+    index.upsert(far);
+    let run = |max_distance, visible: ClassSet| {
+        let query = Query {
+            hash: Some(HashQuery::Pdq {
+                bits: base,
+                max_distance,
+            }),
+            limit: 10,
+            ..Query::default()
+        };
+        let results = index.search(&query, |d, _| Visibility::Shown(d.classes & visible));
+        let mut keys: Vec<u8> = results.page.iter().map(|h| h.doc.report_key[0]).collect();
+        keys.sort_unstable();
+        keys
+    };
+    assert_eq!(run(2, 0xff), Vec::<u8>::new());
+    assert_eq!(run(3, 0xff), vec![1]);
+    assert_eq!(run(40, 0xff), vec![1, 2]);
+    // The near item is baseline: a caller who sees only not-illegal items does not find it.
+    assert_eq!(run(40, class_bit(Classification::NotIllegal)), vec![2]);
+    // A named list nobody interned matches nothing.
+    let unknown = Query {
+        hash_list: Some(ListQuery::Named("interpol/none".into())),
+        limit: 10,
+        ..Query::default()
+    };
+    assert_eq!(
+        index
+            .search(&unknown, |d, _| Visibility::Shown(d.classes))
+            .total,
+        0
+    );
 }
 
 #[test]

@@ -134,6 +134,7 @@ impl StoreBatch<'_> {
                 .finish(),
         );
         if let Some(report) = report {
+            self.unindex_revision(&header.origin, report, &record.id())?;
             for commitment in &report.media {
                 self.batch
                     .delete_cf(self.store.cf(Table::MediaItems)?, commitment);

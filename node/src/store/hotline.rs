@@ -150,6 +150,24 @@ impl Store {
         Ok(out)
     }
 
+    /// Every status record held, with the report it is about (in key order).
+    pub fn visit_report_statuses(
+        &self,
+        mut visit: impl FnMut(AgencyId, [u8; 16], RecordId),
+    ) -> Result<(), StoreError> {
+        for entry in self.scan_prefix(Table::ReportStatuses, &[], None, false)? {
+            let (key, _) = entry.map_err(|e| self.db_err(e))?;
+            let mut reader = KeyReader::new(&key);
+            let corrupt_key = |_| corrupt(Table::ReportStatuses);
+            let origin = AgencyId::new(&reader.string().map_err(corrupt_key)?)
+                .map_err(|_| corrupt(Table::ReportStatuses))?;
+            let report_key = reader.array::<16>().map_err(corrupt_key)?;
+            let id = reader.array::<32>().map_err(corrupt_key)?;
+            visit(origin, report_key, RecordId(id));
+        }
+        Ok(())
+    }
+
     /// Reports waiting for a crawl, oldest first, at most `limit`.
     pub fn crawl_queue(&self, limit: usize) -> Result<Vec<[u8; 16]>, StoreError> {
         let mut out = Vec::new();

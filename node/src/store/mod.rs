@@ -17,6 +17,8 @@ pub mod icse;
 pub mod iwol;
 pub mod media;
 mod records;
+pub mod revisions;
+pub mod saved;
 
 pub use batch::{Committed, StoreBatch};
 pub use federation::{Rejection, ReportHead};
@@ -33,7 +35,7 @@ use thiserror::Error;
 use codec::{CodecError, KeyReader, KeyWriter, prefix_upper_bound};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_SCHEMA_VERSION: u64 = 1;
+pub const CURRENT_SCHEMA_VERSION: u64 = 2;
 
 /// Upper bound on the entries one page query returns, whatever limit the caller asks for.
 pub const MAX_PAGE: usize = 1000;
@@ -57,8 +59,7 @@ pub(crate) const META_RECORD_COUNT: &str = "record_count";
 type Migration = fn(&DB, &mut WriteBatch) -> Result<(), StoreError>;
 
 /// The migration chain: `(from_version, step)` upgrades `from_version` to `from_version + 1`.
-/// Empty while only version 1 exists.
-const MIGRATIONS: &[(u64, Migration)] = &[];
+const MIGRATIONS: &[(u64, Migration)] = &[(1, revisions::migrate_index_revisions)];
 
 /// The column families of the store. Their names come only from here; a change of a table's key
 /// or value layout gets a new name (and a migration), never a silent reinterpretation.
@@ -116,11 +117,16 @@ pub enum Table {
     IwolSuggestions,
     /// The audit trail: `seq u64` -> canonical `AuditEntry`; `0` -> the chain's head.
     Audit,
+    /// Every revision of each report held: `(origin, report_key[16], revision u32)` ->
+    /// record `id[32]` (schema 2).
+    ReportRevisions,
+    /// Saved searches: `name` -> JSON of the search's criteria.
+    SavedSearches,
 }
 
 impl Table {
     /// Every table, in creation order.
-    pub const ALL: [Table; 25] = [
+    pub const ALL: [Table; 27] = [
         Table::Meta,
         Table::Records,
         Table::RecordsByOrigin,
@@ -146,6 +152,8 @@ impl Table {
         Table::IwolState,
         Table::IwolSuggestions,
         Table::Audit,
+        Table::ReportRevisions,
+        Table::SavedSearches,
     ];
 
     /// The column family name, including the table's layout version.
@@ -176,6 +184,8 @@ impl Table {
             Table::IwolState => "iwol_state_v1",
             Table::IwolSuggestions => "iwol_suggestions_v1",
             Table::Audit => "audit_v1",
+            Table::ReportRevisions => "report_revisions_v1",
+            Table::SavedSearches => "saved_searches_v1",
         }
     }
 }
@@ -329,6 +339,14 @@ impl Store {
             .write_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` while no batch is open: every batch begun before has been committed or
+    /// dropped, and none begins until `f` returns. Lets a reader take notes that batches
+    /// leave (the search index's marks) knowing the writes they describe are visible.
+    pub fn between_batches<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _guard = self.lock();
+        f()
     }
 
     fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {

@@ -1,0 +1,59 @@
+//! What the CLI scenarios share: where a running node's admin API is, and running
+//! `safeport-admin` against it as an operator would (`--json`, `--node`, `--token-file`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)] // test code
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use safeport_node::RunningNode;
+use serde_json::Value;
+
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
+
+pub(crate) struct Target {
+    pub(crate) url: String,
+    pub(crate) token_file: PathBuf,
+}
+
+pub(crate) fn target(node: &RunningNode, dir: &Path) -> Target {
+    let token_file = dir.join("data").join("admin.token");
+    assert_eq!(
+        std::fs::read_to_string(&token_file).unwrap().trim(),
+        node.admin_token()
+    );
+    Target {
+        url: format!("http://{}", node.admin_addr()),
+        token_file,
+    }
+}
+
+/// Runs the CLI off the async runtime (it blocks on HTTP).
+pub(crate) async fn admin(target: &Target, args: &[&str]) -> Output {
+    let mut all: Vec<String> = vec!["--json".into()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    all.extend([
+        "--node".into(),
+        target.url.clone(),
+        "--token-file".into(),
+        target.token_file.display().to_string(),
+    ]);
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_safeport-admin"))
+            .args(&all)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+pub(crate) async fn ok(target: &Target, args: &[&str]) -> Value {
+    let out = admin(target, args).await;
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
