@@ -3,6 +3,7 @@
 //! non-zero with a one-line reason on any error.
 
 mod audit_cmd;
+mod backup_cmd;
 mod hashes_cmd;
 mod iwol_cmd;
 mod package_cmd;
@@ -80,6 +81,10 @@ enum Command {
     /// The node's audit trail: list, verify the hash chain, export (admin API).
     #[command(subcommand)]
     Audit(audit_cmd::AuditCommand),
+    /// Online backup of a running node (admin API); restore into a new data directory with
+    /// the node stopped, verifying every record.
+    #[command(subcommand)]
+    Backup(backup_cmd::BackupCommand),
     /// Search the reports held by hosting country, hotline, classification, dates, domain,
     /// text, media hash (PDQ within a distance), hash-list match and takedown status, or run
     /// a saved search (admin API; audited).
@@ -393,6 +398,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             value => print_value(&value, cli.json),
         },
         Command::Package(command) => print_value(&package_cmd::run(command, now)?, cli.json),
+        Command::Backup(command) => print_value(&backup_cmd::run(command)?, cli.json),
         Command::Audit(command) => match audit_cmd::run(command)? {
             serde_json::Value::Null => Ok(()),
             value => print_value(&value, cli.json),

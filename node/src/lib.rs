@@ -6,6 +6,7 @@
 //! [`run`].
 
 pub mod app;
+pub mod backup;
 pub mod blobs;
 pub mod config;
 pub mod crawler;

@@ -61,6 +61,8 @@ pub enum AuditAction {
     Login,
     /// The audit log itself exported.
     AuditExport,
+    /// A backup of the node's data written (it holds everything the node holds).
+    Backup,
 }
 
 impl AuditAction {
@@ -78,6 +80,7 @@ impl AuditAction {
             AuditAction::AgreementRevoke => "agreement-revoke",
             AuditAction::Login => "login",
             AuditAction::AuditExport => "audit-export",
+            AuditAction::Backup => "backup",
         }
     }
 

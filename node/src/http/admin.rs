@@ -62,6 +62,7 @@ pub fn admin_router(state: AdminState) -> Router {
         .merge(super::hashlists::routes())
         .merge(super::iwol::routes())
         .merge(super::audit::routes())
+        .merge(super::backup::routes())
         .merge(super::packages::routes())
         .merge(super::search::routes())
         .fallback(not_found)

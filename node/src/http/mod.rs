@@ -21,6 +21,7 @@ use tower_http::trace::TraceLayer;
 
 pub mod admin;
 pub mod audit;
+pub mod backup;
 pub mod collections;
 pub mod hashlists;
 pub mod iwol;

@@ -8,6 +8,7 @@
 //! `tokio::task::spawn_blocking`; [`Store`] is cheap to clone for that purpose.
 
 pub mod audit;
+pub mod backup;
 mod batch;
 pub mod codec;
 mod federation;
