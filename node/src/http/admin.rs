@@ -331,13 +331,15 @@ async fn list_agreements(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Propose {
-    /// `forwarding`, `icse-contribution` or `national-access`.
+    /// `forwarding`, `icse-contribution`, `national-access`, `hash-list-subscription`,
+    /// `iwol-subscription` or `iwol-contribution`.
     pub template: String,
     /// The providing agency (this node or the counterparty).
     pub provider: String,
     /// The receiving agency.
     pub recipient: String,
-    /// Hosting country (forwarding) or jurisdiction (national access).
+    /// Hosting country (forwarding), jurisdiction (national access) or the national list's
+    /// country (hash-list subscription).
     pub country: Option<String>,
     /// Classifications for national access (default: baseline and nationally illegal).
     pub classifications: Option<Vec<String>>,
