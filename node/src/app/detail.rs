@@ -157,7 +157,7 @@ impl App {
                 Err(AppError::NotFound) => continue,
                 Err(e) => return Err(e),
             };
-            // The index matched on a prefix of the digest: the whole digest decides.
+            // The index matched on a 64-bit key of the digest: the whole digest decides.
             for v in visible.items.iter().filter(|v| &v.item.sha256 == sha256) {
                 occurrences.push(json!({
                     "origin": visible.origin.as_str(),

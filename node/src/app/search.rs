@@ -24,7 +24,7 @@ use crate::matching::pdq_index::bits_of;
 use crate::search::spec::report_text;
 use crate::search::{
     ClassSet, Doc, DocItem, HashQuery, ListQuery, MAX_RESULTS, Query, Results, SearchIndex,
-    StatusQuery, Visibility, class_bit, digest_prefix,
+    StatusQuery, Visibility, class_bit, digest_key,
 };
 
 /// Most reports indexed (beyond this a node needs a dedicated search deployment).
@@ -120,9 +120,9 @@ impl App {
             .iter()
             .map(|item| DocItem {
                 class: class_bit(item.classification()),
-                md5: digest_prefix(&item.md5),
-                sha1: digest_prefix(&item.sha1),
-                sha256: digest_prefix(&item.sha256),
+                md5: digest_key(&item.md5),
+                sha1: digest_key(&item.sha1),
+                sha256: digest_key(&item.sha256),
                 pdq: item.pdq.as_ref().map(|p| bits_of(p.bits())),
                 list: match &item.assessment.assessor {
                     Some(Assessor::HashList { list_id, .. }) => index.intern_list(list_id),
@@ -328,8 +328,8 @@ pub(crate) fn describe(query: &Query) -> String {
         parts.push(format!("text={t:?}"));
     }
     match &query.hash {
-        Some(HashQuery::Exact { algorithm, prefix }) => {
-            parts.push(format!("hash={algorithm}:{prefix:016x}…"));
+        Some(HashQuery::Exact { algorithm, hex, .. }) => {
+            parts.push(format!("hash={algorithm}:{hex}"));
         }
         Some(HashQuery::Pdq { bits, max_distance }) => {
             parts.push(format!(

@@ -30,15 +30,16 @@ pub fn class_bit(class: Classification) -> ClassSet {
     1 << index
 }
 
-/// The first eight bytes of a digest: what the index keeps of MD5, SHA-1 and SHA-256 values.
-/// Two different digests share them with probability 2^-64, so an exact search is exact in
-/// practice at a third of the memory of whole digests.
-pub fn digest_prefix(bytes: &[u8]) -> u64 {
-    let mut eight = [0u8; 8];
-    for (to, from) in eight.iter_mut().zip(bytes) {
-        *to = *from;
-    }
-    u64::from_be_bytes(eight)
+/// What the index keeps of an MD5, SHA-1 or SHA-256 value: a 64-bit SipHash of the whole
+/// digest under a key drawn at random when the process starts. Not a prefix: digests with a
+/// common prefix (structured test data, or content crafted to collide on a prefix) must not
+/// match each other, and nobody outside the process can aim at a collision. Two different
+/// digests collide with probability 2^-64, at a third of the memory of whole digests; the
+/// media detail confirms on the whole digest.
+pub fn digest_key(bytes: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    static KEY: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
+    KEY.get_or_init(std::hash::RandomState::new).hash_one(bytes)
 }
 
 /// What the index keeps of one media item.
@@ -46,11 +47,11 @@ pub fn digest_prefix(bytes: &[u8]) -> u64 {
 pub struct DocItem {
     /// Its classification's bit.
     pub class: ClassSet,
-    /// [`digest_prefix`] of its MD5.
+    /// [`digest_key`] of its MD5.
     pub md5: u64,
-    /// [`digest_prefix`] of its SHA-1.
+    /// [`digest_key`] of its SHA-1.
     pub sha1: u64,
-    /// [`digest_prefix`] of its SHA-256.
+    /// [`digest_key`] of its SHA-256.
     pub sha256: u64,
     /// Its PDQ hash, for images.
     pub pdq: Option<[u64; 4]>,
@@ -88,12 +89,14 @@ pub struct Doc {
 /// A media hash to look for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HashQuery {
-    /// An MD5, SHA-1 or SHA-256 value (its [`digest_prefix`]).
+    /// An MD5, SHA-1 or SHA-256 value (its [`digest_key`]).
     Exact {
         /// Which digest.
         algorithm: HashAlgorithm,
-        /// Its first eight bytes.
-        prefix: u64,
+        /// Its [`digest_key`].
+        key: u64,
+        /// The digest in hex, as the audit trail records the search.
+        hex: String,
     },
     /// A PDQ hash within a Hamming distance.
     Pdq {
@@ -109,16 +112,17 @@ impl HashQuery {
     pub fn exact(algorithm: HashAlgorithm, bytes: &[u8]) -> Self {
         HashQuery::Exact {
             algorithm,
-            prefix: digest_prefix(bytes),
+            key: digest_key(bytes),
+            hex: hex::encode(bytes),
         }
     }
 
     fn matches(&self, item: &DocItem, pdq: &Option<[u64; 4]>) -> bool {
         match self {
-            HashQuery::Exact { algorithm, prefix } => match algorithm {
-                HashAlgorithm::Md5 => item.md5 == *prefix,
-                HashAlgorithm::Sha1 => item.sha1 == *prefix,
-                HashAlgorithm::Sha256 => item.sha256 == *prefix,
+            HashQuery::Exact { algorithm, key, .. } => match algorithm {
+                HashAlgorithm::Md5 => item.md5 == *key,
+                HashAlgorithm::Sha1 => item.sha1 == *key,
+                HashAlgorithm::Sha256 => item.sha256 == *key,
                 HashAlgorithm::Pdq => false,
             },
             HashQuery::Pdq { max_distance, .. } => match (item.pdq, pdq) {

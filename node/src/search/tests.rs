@@ -37,13 +37,14 @@ const STATUSES: [Option<TakedownStatus>; 3] = [
     Some(TakedownStatus::ContentRemoved),
 ];
 
-/// Item of class `k` of document `n`: its SHA-256 prefix names both; every third is listed.
+/// Item of class `k` of document `n`: its SHA-256 (8 bytes here) names both; every third is
+/// listed.
 fn item(n: u8, k: u8) -> DocItem {
     DocItem {
         class: 1 << k,
         md5: 0,
         sha1: 0,
-        sha256: (u64::from(n) << 8) | u64::from(k),
+        sha256: digest_key(&((u64::from(n) << 8) | u64::from(k)).to_be_bytes()),
         pdq: None,
         list: u16::from((n + k).is_multiple_of(3)),
     }
