@@ -4,6 +4,7 @@
 
 mod audit_cmd;
 mod backup_cmd;
+mod federation_cmd;
 mod hashes_cmd;
 mod iwol_cmd;
 mod package_cmd;
@@ -47,10 +48,10 @@ enum Command {
     Cert(CertCommand),
     /// Peers of a running node (admin API).
     #[command(subcommand)]
-    Peers(PeersCommand),
+    Peers(federation_cmd::PeersCommand),
     /// Agreements of a running node (admin API).
     #[command(subcommand)]
-    Agreement(AgreementCommand),
+    Agreement(federation_cmd::AgreementCommand),
     /// Withdraw one of this node's own records from every agency it reached (admin API).
     Withdraw {
         #[command(flatten)]
@@ -158,86 +159,6 @@ impl NodeArgs {
                 .acting_as(self.actor.clone()),
         )
     }
-}
-
-#[derive(Subcommand)]
-enum PeersCommand {
-    /// Connect to a peer (and keep reconnecting): its address and the agency it must prove.
-    Add {
-        #[command(flatten)]
-        node: NodeArgs,
-        /// The peer's libp2p address, e.g. /ip4/192.0.2.7/tcp/4470.
-        #[arg(long)]
-        address: String,
-        /// The agency id its certificate must name.
-        #[arg(long)]
-        agency: String,
-    },
-    /// List peers with their state (admitted, refused and why).
-    List {
-        #[command(flatten)]
-        node: NodeArgs,
-    },
-    /// Stop connecting to a peer.
-    Remove {
-        #[command(flatten)]
-        node: NodeArgs,
-        /// The peer's agency id.
-        agency: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum AgreementCommand {
-    /// Propose an agreement from a template; the other party accepts it on its node.
-    Propose {
-        #[command(flatten)]
-        node: NodeArgs,
-        /// forwarding (hotline to the hosting country's hotline), icse-contribution (hotline to
-        /// INTERPOL), national-access (hotline to its national police), hash-list-subscription
-        /// or iwol-subscription (INTERPOL to a hotline or police), iwol-contribution (a hotline
-        /// or police to INTERPOL: its IWOL suggestions).
-        #[arg(long)]
-        template: String,
-        /// The providing agency (whose records flow).
-        #[arg(long)]
-        provider: String,
-        /// The receiving agency.
-        #[arg(long)]
-        recipient: String,
-        /// Hosting country (forwarding), jurisdiction (national-access), or the national hash
-        /// list subscribed to besides the baseline list (hash-list-subscription).
-        #[arg(long)]
-        country: Option<String>,
-        /// Classifications for national-access; repeat (default: baseline, nationally-illegal).
-        #[arg(long = "classification")]
-        classifications: Vec<String>,
-        /// Validity in days.
-        #[arg(long, default_value_t = 365)]
-        days: u32,
-    },
-    /// List agreements (active, pending, revoked, invalid and why).
-    List {
-        #[command(flatten)]
-        node: NodeArgs,
-    },
-    /// Countersign a pending agreement.
-    Accept {
-        #[command(flatten)]
-        node: NodeArgs,
-        /// The agreement id (32 hex digits).
-        id: String,
-    },
-    /// End an agreement; the other party is told.
-    Revoke {
-        #[command(flatten)]
-        node: NodeArgs,
-        /// The agreement id (32 hex digits).
-        id: String,
-        /// Why, for the other party.
-        #[arg(long)]
-        reason: String,
-    },
 }
 
 #[derive(Subcommand)]
@@ -381,8 +302,8 @@ fn print(output: &impl Serialize, json: bool) -> anyhow::Result<()> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let now = safeport_admin::now();
     match cli.command {
-        Command::Peers(command) => print_value(&peers(command)?, cli.json),
-        Command::Agreement(command) => print_value(&agreement(command)?, cli.json),
+        Command::Peers(command) => print_value(&federation_cmd::peers(command)?, cli.json),
+        Command::Agreement(command) => print_value(&federation_cmd::agreement(command)?, cli.json),
         Command::Status { node } => print_value(&node.client()?.get("/admin/status")?, cli.json),
         Command::Withdraw { node, id, reason } => print_value(
             &node.client()?.post(
@@ -556,57 +477,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn peers(command: PeersCommand) -> anyhow::Result<serde_json::Value> {
-    Ok(match command {
-        PeersCommand::Add {
-            node,
-            address,
-            agency,
-        } => node.client()?.post(
-            "/admin/peers",
-            &serde_json::json!({ "address": address, "agency": agency }),
-        )?,
-        PeersCommand::List { node } => node.client()?.get("/admin/peers")?,
-        PeersCommand::Remove { node, agency } => {
-            node.client()?.delete(&format!("/admin/peers/{agency}"))?
-        }
-    })
-}
-
-fn agreement(command: AgreementCommand) -> anyhow::Result<serde_json::Value> {
-    Ok(match command {
-        AgreementCommand::Propose {
-            node,
-            template,
-            provider,
-            recipient,
-            country,
-            classifications,
-            days,
-        } => {
-            let mut body = serde_json::json!({
-                "template": template, "provider": provider, "recipient": recipient,
-                "country": country, "days": days,
-            });
-            if !classifications.is_empty() {
-                body["classifications"] = serde_json::json!(classifications);
-            }
-            node.client()?.post("/admin/agreements", &body)?
-        }
-        AgreementCommand::List { node } => node.client()?.get("/admin/agreements")?,
-        AgreementCommand::Accept { node, id } => node.client()?.post(
-            &format!("/admin/agreements/{id}/accept"),
-            &serde_json::json!({}),
-        )?,
-        AgreementCommand::Revoke { node, id, reason } => node.client()?.post(
-            &format!("/admin/agreements/{id}/revoke"),
-            &serde_json::json!({ "reason": reason }),
-        )?,
-    })
-}
-
-/// Prints an API answer: JSON as is with `--json`, otherwise one readable line per field
-/// (and per element of a list).
 /// Writes an export to `out` (replacing it atomically, with `mode`) and describes what was
 /// written, or prints it to standard output and answers `Value::Null`.
 pub(crate) fn write_or_print(
@@ -641,6 +511,8 @@ pub(crate) fn query_value(text: &str) -> String {
         .collect()
 }
 
+/// Prints an API answer: JSON as is with `--json`, otherwise one readable line per field
+/// (and per element of a list).
 fn print_value(value: &serde_json::Value, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(value)?);
