@@ -3,7 +3,8 @@
 # libclang (the rocksdb crate's bindgen), a C++ compiler (RocksDB), openssl (interop tests),
 # sccache (build cache, optional), and the DNS tools the IWOL tests load the exported zone
 # into: unbound, named-checkzone (bind9-utils) and dig (bind9-dnsutils); unzip and zip, with
-# which the package tests check (and tamper with) intelligence packages as a recipient would. Idempotent: installed
+# which the package tests check (and tamper with) intelligence packages as a recipient would;
+# chromium and chromium-driver, which the portal's browser tests drive headless. Idempotent: installed
 # packages are skipped.
 set -euo pipefail
 need=()
@@ -17,6 +18,8 @@ command -v named-checkzone >/dev/null 2>&1 || need+=(bind9-utils)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
 command -v zip >/dev/null 2>&1 || need+=(zip)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "bootstrap: installing ${need[*]}"
   sudo_cmd=()

@@ -10,6 +10,7 @@ mod iwol_cmd;
 mod package_cmd;
 mod report_cmd;
 mod search_cmd;
+mod users_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -97,6 +98,9 @@ enum Command {
     /// agency behind a report (admin API; audited).
     #[command(subcommand)]
     Held(search_cmd::HeldCommand),
+    /// Web portal accounts with roles: list, add, disable, enable, reset (admin API; audited).
+    #[command(subcommand)]
+    Users(users_cmd::UsersCommand),
     /// INTERPOL's Worst Of list: suggest, confirm, review, delist, status, export (admin API).
     #[command(subcommand)]
     Iwol(iwol_cmd::IwolCommand),
@@ -327,6 +331,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Search(args) => print_value(&search_cmd::search(args)?, cli.json),
         Command::Searches(command) => print_value(&search_cmd::searches(command)?, cli.json),
         Command::Held(command) => print_value(&search_cmd::held(command)?, cli.json),
+        Command::Users(command) => users_cmd::run(command, cli.json),
         Command::Iwol(command) => match iwol_cmd::run(command)? {
             serde_json::Value::Null => Ok(()),
             value => print_value(&value, cli.json),

@@ -10,13 +10,16 @@ pub mod backup;
 pub mod blobs;
 pub mod config;
 pub mod crawler;
+pub mod demo;
 pub mod federation;
 pub mod geo;
 pub mod http;
 pub mod identity;
 pub mod matching;
 pub mod media;
+pub mod metrics;
 pub mod net;
+pub mod portal;
 mod running;
 pub mod search;
 pub mod store;
@@ -80,6 +83,9 @@ pub enum NodeError {
     /// The media store, geo source, local hash list or crawler could not be set up.
     #[error("cannot set up media handling: {0}")]
     Media(String),
+    /// The portal's TLS certificate or key could not be loaded.
+    #[error("cannot set up the portal's TLS")]
+    PortalTls(#[from] portal::tls::TlsError),
     /// A startup or server task panicked or was cancelled.
     #[error("node task failed")]
     Task(#[from] tokio::task::JoinError),

@@ -1,8 +1,8 @@
 //! `safeport-node`: the node daemon's command line.
 //!
-//! Parses arguments, loads the configuration, sets up logging and runs the node until SIGINT or
-//! SIGTERM. Every failure ends the process with a non-zero status and one `error:` line on
-//! stderr.
+//! Parses arguments, loads the configuration, sets up logging and runs the node (or, with
+//! `demo`, a local demo federation) until SIGINT or SIGTERM. Every failure ends the process
+//! with a non-zero status and one `error:` line on stderr.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -31,6 +31,17 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Run a complete demo federation on loopback (INTERPOL, the NL and DE hotlines, the NL
+    /// police, test websites, seeded casework; synthetic data only) until SIGINT or SIGTERM.
+    /// Prints each node's portal address with demo logins.
+    Demo {
+        /// Directory for the demo's data; reused on the next start.
+        #[arg(long, value_name = "DIR", default_value = "safeport-demo")]
+        dir: PathBuf,
+        /// Start over: delete the demo data in DIR first.
+        #[arg(long)]
+        fresh: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -46,7 +57,10 @@ fn main() -> ExitCode {
 }
 
 fn real_main(cli: Cli) -> anyhow::Result<()> {
-    let Command::Run { config } = cli.command;
+    let config = match cli.command {
+        Command::Run { config } => config,
+        Command::Demo { dir, fresh } => return demo(dir, fresh),
+    };
     let (config, from_file) = match config {
         Some(path) => (NodeConfig::load(&path).map_err(chain)?, true),
         None => (NodeConfig::embedded_default(), false),
@@ -67,6 +81,35 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         // Handlers are installed before startup so a signal during startup is not lost.
         let shutdown = shutdown_signal().context("cannot install signal handlers")?;
         safeport_node::run(config, shutdown).await.map_err(chain)
+    })
+}
+
+/// `safeport-node demo`: starts the demo federation, prints where everything is, and runs
+/// until SIGINT or SIGTERM (also during setup, which then stops at once; the next start
+/// begins again because seeding did not finish).
+fn demo(dir: PathBuf, fresh: bool) -> anyhow::Result<()> {
+    // Four nodes log into one terminal: warnings and the demo's own progress by default.
+    let filter =
+        std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,safeport_node::demo=info".to_owned());
+    init_logging(&LogSection {
+        format: LogFormat::Text,
+        filter,
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let shutdown = shutdown_signal().context("cannot install signal handlers")?;
+        tokio::pin!(shutdown);
+        let options = safeport_node::demo::DemoOptions { dir, fresh };
+        let demo = tokio::select! {
+            demo = safeport_node::demo::start(options) => demo.map_err(chain)?,
+            () = &mut shutdown => return Ok(()),
+        };
+        println!("{}", demo.summary());
+        shutdown.await;
+        demo.shutdown().await.map_err(chain)
     })
 }
 

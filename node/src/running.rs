@@ -1,7 +1,8 @@
 //! Starting and stopping a node, in a fixed order.
 //!
 //! Start: identity (refuse to go on unless the certificate verifies) -> store -> domain layer
-//! -> network task -> federation driver -> configured peers -> HTTP API and admin API.
+//! -> network task -> federation driver -> configured peers -> HTTP API, admin API and (when
+//! configured) the metrics listener.
 //! Stop: stop accepting HTTP, let in-flight requests finish (bounded), stop the driver and the
 //! network task, then close the store.
 
@@ -18,6 +19,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::app::App;
+use crate::app::accounts::LockoutPolicy;
 use crate::blobs::BlobStore;
 use crate::config::NodeConfig;
 use crate::crawler;
@@ -25,7 +27,10 @@ use crate::federation::{self, FederationHandle};
 use crate::http::admin::{AdminState, admin_router};
 use crate::http::{self, AppState, HttpLimits};
 use crate::identity::{self, system_now};
+use crate::metrics::{self, Listener, Metrics, MetricsState};
 use crate::net::{self, NetConfig, NetHandle};
+use crate::portal::session::{self, SessionPolicy, Sessions};
+use crate::portal::{PortalState, portal_router, tls};
 use crate::store::Store;
 use crate::{DB_DIR, ErrorChain, NodeError};
 
@@ -64,6 +69,46 @@ async fn serve(addr: SocketAddr, router: axum::Router, what: &str) -> Result<Ser
     })
 }
 
+/// Serves `router` over TLS (the portal with a configured certificate); stops like [`serve`].
+async fn serve_tls(
+    addr: SocketAddr,
+    router: axum::Router,
+    tls: axum_server::tls_rustls::RustlsConfig,
+    drain: Duration,
+    what: &str,
+) -> Result<Server, NodeError> {
+    let handle = axum_server::Handle::new();
+    let server = axum_server::bind_rustls(addr, tls).handle(handle.clone());
+    let mut task = tokio::spawn(async move { server.serve(router.into_make_service()).await });
+    let bound = tokio::select! {
+        bound = handle.listening() => bound,
+        result = &mut task => {
+            let source = match result {
+                Ok(Err(e)) => e,
+                Ok(Ok(())) => std::io::Error::other("server ended before listening"),
+                Err(e) => std::io::Error::other(e.to_string()),
+            };
+            return Err(NodeError::Bind { addr, source });
+        }
+    };
+    let bound = bound.ok_or_else(|| NodeError::Bind {
+        addr,
+        source: std::io::Error::other("server did not start listening"),
+    })?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        // A dropped sender also means "stop".
+        let _ = stopped.await;
+        handle.graceful_shutdown(Some(drain));
+    });
+    tracing::info!(addr = %bound, "{what} listening (TLS)");
+    Ok(Server {
+        addr: bound,
+        stop: Some(stop),
+        task,
+    })
+}
+
 impl Server {
     /// Stops accepting, waits up to `drain` for in-flight requests, then aborts.
     async fn stop(mut self, drain: Duration) -> Result<(), NodeError> {
@@ -92,6 +137,11 @@ impl Server {
 pub struct RunningNode {
     http: Server,
     admin: Server,
+    /// The web portal, unless `[portal] enabled = false`.
+    portal: Option<Server>,
+    /// The Prometheus scrape listener, when `[metrics] listen` is set.
+    metrics_server: Option<Server>,
+    metrics: Metrics,
     /// The crawler task of a hotline, with its stop signal.
     crawling: Option<(oneshot::Sender<()>, JoinHandle<()>)>,
     blobs: BlobStore,
@@ -157,6 +207,58 @@ fn open_store(data_dir: PathBuf) -> Result<Store, NodeError> {
     Ok(Store::open(data_dir.join(DB_DIR))?)
 }
 
+/// Starts the web portal's listener (plain HTTP on loopback, or TLS), unless it is off.
+async fn start_portal(
+    config: &NodeConfig,
+    app: &Arc<App>,
+    blobs: &BlobStore,
+    federation: &FederationHandle,
+    limits: HttpLimits,
+    metrics: &Metrics,
+) -> Result<Option<Server>, NodeError> {
+    let settings = &config.portal;
+    if !settings.enabled {
+        return Ok(None);
+    }
+    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let state = PortalState {
+        app: Arc::clone(app),
+        blobs: blobs.clone(),
+        federation: federation.clone(),
+        sessions: Arc::new(Sessions::new(
+            SessionPolicy {
+                idle_ms: millis(settings.idle_timeout()),
+                absolute_ms: millis(settings.absolute_timeout()),
+                max_sessions: settings.max_sessions,
+            },
+            session::system_clock(),
+        )),
+        lockout: LockoutPolicy {
+            max_failed_logins: settings.max_failed_logins,
+            lockout_ms: settings.lockout_minutes * 60_000,
+        },
+        tls: settings.tls(),
+        limits,
+    };
+    let router = metrics.instrument(portal_router(state), Listener::Portal);
+    let server = match (&settings.tls_certificate, &settings.tls_key) {
+        (Some(certificate), Some(key)) => {
+            let (certificate, key) = (certificate.clone(), key.clone());
+            let tls = tokio::task::spawn_blocking(move || tls::load(&certificate, &key)).await??;
+            serve_tls(
+                settings.listen,
+                router,
+                tls,
+                limits.request_timeout,
+                "portal",
+            )
+            .await?
+        }
+        _ => serve(settings.listen, router, "portal").await?,
+    };
+    Ok(Some(server))
+}
+
 /// Starts a node and returns once it accepts requests and peers.
 pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let config = Arc::new(config);
@@ -203,8 +305,15 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         ..NetConfig::default()
     };
     let (net, events, net_task) = net::spawn(&identity, net_config, system_now).await?;
-    let (federation, driver) =
-        federation::start(Arc::clone(&app), net.clone(), events, blobs.clone());
+    // Counted from the start whether or not a listener serves them.
+    let metrics = Metrics::new();
+    let (federation, driver) = federation::start(
+        Arc::clone(&app),
+        net.clone(),
+        events,
+        blobs.clone(),
+        metrics.clone(),
+    );
     for (agency, address) in peers {
         match address.parse() {
             Ok(addr) => net.add_peer(addr, agency).await?,
@@ -229,35 +338,62 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let limits = HttpLimits::from(&config.http);
     let http = serve(
         config.http.listen,
-        http::router(AppState {
-            store: store.clone(),
-            info: Arc::new(identity.info.clone()),
-            limits,
-            iwol_feed: feed_token.map(|token| http::iwol::IwolFeed {
-                app: Arc::clone(&app),
-                token_digest: Sha256::digest(token.as_bytes()).into(),
-                rpz: config.iwol.rpz(),
+        metrics.instrument(
+            http::router(AppState {
+                store: store.clone(),
+                info: Arc::new(identity.info.clone()),
+                limits,
+                iwol_feed: feed_token.map(|token| http::iwol::IwolFeed {
+                    app: Arc::clone(&app),
+                    token_digest: Sha256::digest(token.as_bytes()).into(),
+                    rpz: config.iwol.rpz(),
+                }),
             }),
-        }),
+            Listener::Public,
+        ),
         "HTTP API",
     )
     .await?;
     let admin = serve(
         config.admin.listen,
-        admin_router(AdminState {
-            app: Arc::clone(&app),
-            federation: federation.clone(),
-            blobs: blobs.clone(),
-            token_digest: Sha256::digest(token.as_bytes()).into(),
-            limits,
-            rpz: config.iwol.rpz(),
-        }),
+        metrics.instrument(
+            admin_router(AdminState {
+                app: Arc::clone(&app),
+                federation: federation.clone(),
+                blobs: blobs.clone(),
+                token_digest: Sha256::digest(token.as_bytes()).into(),
+                limits,
+                rpz: config.iwol.rpz(),
+            }),
+            Listener::Admin,
+        ),
         "admin API",
     )
     .await?;
+    let portal = start_portal(&config, &app, &blobs, &federation, limits, &metrics).await?;
+    let metrics_server = match config.metrics.listen {
+        None => None,
+        Some(addr) => {
+            if !addr.ip().is_loopback() {
+                // Allowed (Prometheus often scrapes from elsewhere), but the endpoint has no
+                // authentication: the operator should know it is reachable.
+                tracing::warn!(%addr, "metrics served beyond loopback, without authentication");
+            }
+            let state = MetricsState {
+                metrics: metrics.clone(),
+                app: Arc::clone(&app),
+                federation: federation.clone(),
+                limits,
+            };
+            Some(serve(addr, metrics::router(state), "metrics").await?)
+        }
+    };
     Ok(RunningNode {
         http,
         admin,
+        portal,
+        metrics_server,
+        metrics,
         crawling,
         blobs,
         admin_token: token,
@@ -307,6 +443,21 @@ impl RunningNode {
         self.admin.addr
     }
 
+    /// The address of the web portal, when it is enabled.
+    pub fn portal_addr(&self) -> Option<SocketAddr> {
+        self.portal.as_ref().map(|server| server.addr)
+    }
+
+    /// The address of the Prometheus scrape endpoint, when `[metrics] listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(|server| server.addr)
+    }
+
+    /// The node's metrics (the same ones `GET /metrics` encodes).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// The admin API's bearer token.
     pub fn admin_token(&self) -> &str {
         &self.admin_token
@@ -352,6 +503,14 @@ impl RunningNode {
     pub async fn shutdown(self) -> Result<(), NodeError> {
         let http = self.http.stop(self.drain_timeout).await;
         let admin = self.admin.stop(self.drain_timeout).await;
+        let portal = match self.portal {
+            Some(server) => server.stop(self.drain_timeout).await,
+            None => Ok(()),
+        };
+        let scrape = match self.metrics_server {
+            Some(server) => server.stop(self.drain_timeout).await,
+            None => Ok(()),
+        };
         if let Some((stop, task)) = self.crawling {
             let _ = stop.send(());
             // Crawls are bounded by their fetch timeouts; an unfinished one stays queued.
@@ -377,6 +536,6 @@ impl RunningNode {
         drop(self.app);
         drop(self.store);
         tracing::info!("node stopped");
-        http.and(admin)
+        http.and(admin).and(portal).and(scrape)
     }
 }

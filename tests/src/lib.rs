@@ -5,6 +5,7 @@
 pub mod fixtures;
 pub mod measure;
 pub mod ops;
+pub mod portal;
 pub mod website;
 
 use std::path::{Path, PathBuf};

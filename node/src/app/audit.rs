@@ -63,6 +63,14 @@ pub enum AuditAction {
     AuditExport,
     /// A backup of the node's data written (it holds everything the node holds).
     Backup,
+    /// A portal login refused (wrong password or second factor, disabled or locked account).
+    LoginFailed,
+    /// A user logged out.
+    Logout,
+    /// A portal account added, disabled, enabled or reset.
+    AccountChange,
+    /// A media item's picture revealed in the portal (unblurred, for classification or review).
+    RevealMedia,
 }
 
 impl AuditAction {
@@ -81,6 +89,10 @@ impl AuditAction {
             AuditAction::Login => "login",
             AuditAction::AuditExport => "audit-export",
             AuditAction::Backup => "backup",
+            AuditAction::LoginFailed => "login-failed",
+            AuditAction::Logout => "logout",
+            AuditAction::AccountChange => "account-change",
+            AuditAction::RevealMedia => "reveal-media",
         }
     }
 

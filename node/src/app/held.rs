@@ -43,6 +43,27 @@ impl App {
         purpose: Option<&str>,
         blobs: &BlobStore,
     ) -> Result<Vec<u8>, AppError> {
+        let (bytes, record_id) = self.granted_content(origin, report_key, sha256, blobs)?;
+        let target = format!(
+            "media {} of report {}",
+            hex::encode(sha256),
+            record_id.to_hex()
+        );
+        self.audit(actor, AuditAction::MediaContent, &target, purpose, None)?;
+        Ok(bytes)
+    }
+
+    /// The content of item `sha256` of report `(origin, report_key)` if this node may show it,
+    /// with the report's current record id, not audited: for the caller that audits what it
+    /// does with it (the portal's blurred previews, and a picture revealed by an audited
+    /// reveal).
+    pub fn granted_content(
+        &self,
+        origin: &AgencyId,
+        report_key: &[u8; 16],
+        sha256: &[u8; 32],
+        blobs: &BlobStore,
+    ) -> Result<(Vec<u8>, safeport_protocol::RecordId), AppError> {
         let visible = self.visible_report(origin, report_key)?;
         let item = visible
             .items
@@ -53,13 +74,7 @@ impl App {
             .get(&item.item.sha256)
             .map_err(|e| AppError::Invalid(format!("media content: {e}")))?
             .ok_or(AppError::NotFound)?;
-        let target = format!(
-            "media {} of report {}",
-            hex::encode(sha256),
-            visible.record_id.to_hex()
-        );
-        self.audit(actor, AuditAction::MediaContent, &target, purpose, None)?;
-        Ok(bytes)
+        Ok((bytes, visible.record_id))
     }
 
     /// The agency `agency` as its stored certificate names it (verified now); audited.

@@ -7,8 +7,10 @@
 pub mod access;
 #[cfg(test)]
 mod access_tests;
+pub mod accounts;
 pub mod agreements;
 pub mod audit;
+mod credentials;
 pub mod detail;
 #[cfg(test)]
 mod detail_tests;
@@ -33,7 +35,7 @@ pub mod search;
 mod serve;
 pub mod sync;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 mod withdrawals;
@@ -104,6 +106,8 @@ pub struct App {
     search: Mutex<search::SearchState>,
     /// Reports whose head moved since the last search.
     search_marks: search::Marked,
+    /// Serialises read-modify-write of portal accounts (lockout counters, resets).
+    accounts: Mutex<()>,
 }
 
 impl App {
@@ -138,6 +142,7 @@ impl App {
             iwol: Mutex::new(()),
             search: Mutex::default(),
             search_marks: search::Marked::default(),
+            accounts: Mutex::new(()),
         };
         app.refresh_agreements()?;
         for state in app.store.list_states()? {
@@ -398,6 +403,37 @@ impl App {
         let committed = self.store_and_share(record.raw(), None)?;
         self.refresh_agreements()?;
         Ok((record.id(), committed))
+    }
+
+    /// [`App::accept_agreement`] by a person, audited first (admin API and portal).
+    pub fn accept_agreement_by(
+        &self,
+        actor: &audit::Actor,
+        id: &[u8; 16],
+    ) -> Result<(RecordId, Committed), AppError> {
+        let target = format!("agreement {}", hex::encode(id));
+        self.audit(
+            actor,
+            audit::AuditAction::AgreementAccept,
+            &target,
+            None,
+            None,
+        )?;
+        self.accept_agreement(id)
+    }
+
+    /// [`App::revoke_agreement`] (or declining a proposal) by a person, audited first with the
+    /// reason.
+    pub fn revoke_agreement_by(
+        &self,
+        actor: &audit::Actor,
+        id: &[u8; 16],
+        reason: String,
+    ) -> Result<(RecordId, Committed), AppError> {
+        let target = format!("agreement {}", hex::encode(id));
+        let action = audit::AuditAction::AgreementRevoke;
+        self.audit(actor, action, &target, Some(&reason), None)?;
+        self.revoke_agreement(id, reason)
     }
 
     fn publish_agreement(&self, agreement: Agreement) -> Result<(RecordId, Committed), AppError> {

@@ -16,7 +16,7 @@ use crate::identity::{NodeIdentity, NodeInfo};
 use crate::store::Store;
 
 /// A test federation root: its key (from `seed`) and certificate.
-pub(super) fn test_root(seed: u8) -> (NodeKey, String) {
+pub(crate) fn test_root(seed: u8) -> (NodeKey, String) {
     let root_key = NodeKey::from_seed([seed; 32]);
     let root_pem = pki::create_root(
         &root_key,
@@ -28,16 +28,16 @@ pub(super) fn test_root(seed: u8) -> (NodeKey, String) {
     (root_key, root_pem)
 }
 
-pub(super) fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     Timestamp::from_secs(1_800_000_000)
 }
 
-pub(super) struct Agency {
-    pub(super) app: App,
-    _dir: tempfile::TempDir,
+pub(crate) struct Agency {
+    pub(crate) app: App,
+    pub(crate) _dir: tempfile::TempDir,
 }
 
-pub(super) fn agency(
+pub(crate) fn agency(
     root_key: &NodeKey,
     root_pem: &str,
     id: &str,
@@ -49,7 +49,7 @@ pub(super) fn agency(
 }
 
 /// [`agency`] whose node reads the time from `clock`.
-pub(super) fn agency_with_clock(
+pub(crate) fn agency_with_clock(
     root_key: &NodeKey,
     root_pem: &str,
     id: &str,
@@ -100,7 +100,7 @@ pub(super) fn agency_with_clock(
 }
 
 /// What admission does: each side learns the other's certificate.
-pub(super) fn admit(a: &Agency, b: &Agency) {
+pub(crate) fn admit(a: &Agency, b: &Agency) {
     a.app
         .peer_admitted(b.app.me(), &b.app.identity.certificate_pem)
         .unwrap();
@@ -110,7 +110,7 @@ pub(super) fn admit(a: &Agency, b: &Agency) {
 }
 
 /// `to` pulls everything waiting for it at `from`.
-pub(super) fn pull(from: &Agency, to: &Agency) -> super::sync::Ingested {
+pub(crate) fn pull(from: &Agency, to: &Agency) -> super::sync::Ingested {
     let mut total = super::sync::Ingested::default();
     loop {
         let cursor = to.app.store().cursor(from.app.me()).unwrap();
@@ -125,7 +125,7 @@ pub(super) fn pull(from: &Agency, to: &Agency) -> super::sync::Ingested {
     }
 }
 
-pub(super) fn agree(
+pub(crate) fn agree(
     provider: &Agency,
     recipient: &Agency,
     scope: safeport_protocol::agreement::Scope,
@@ -164,10 +164,10 @@ pub(super) fn agree(
     }
 }
 
-pub(super) fn item(n: u8, classification: Classification) -> MediaItem {
+pub(crate) fn item(n: u8, classification: Classification) -> MediaItem {
     safeport_tests::fixtures::media_item(u32::from(n), classification)
 }
 
-pub(super) fn report(n: u8, country: &str, items: &[MediaItem]) -> Report {
+pub(crate) fn report(n: u8, country: &str, items: &[MediaItem]) -> Report {
     safeport_tests::fixtures::report(u32::from(n), country, items)
 }

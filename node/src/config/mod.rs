@@ -16,10 +16,13 @@ use thiserror::Error;
 
 mod hotline;
 mod iwol;
+mod portal;
 pub use hotline::HotlineSection;
 pub use iwol::IwolSection;
+pub use portal::{DEFAULT_PORTAL_PORT, PortalSection};
 
 use crate::crawler::CrawlerSettings;
+use crate::metrics::MetricsSection;
 
 /// Default data directory name.
 pub const DEFAULT_DATA_DIR: &str = "safeport-data";
@@ -110,6 +113,10 @@ pub struct NodeConfig {
     pub hotline: HotlineSection,
     /// `[iwol]`: the IWOL exports for ISPs.
     pub iwol: IwolSection,
+    /// `[metrics]`: the Prometheus scrape endpoint (off unless set).
+    pub metrics: MetricsSection,
+    /// `[portal]`: the web portal.
+    pub portal: PortalSection,
 }
 
 /// `[net]` section.
@@ -210,6 +217,10 @@ struct RawConfig {
     hotline: hotline::RawHotline,
     #[serde(default)]
     iwol: iwol::RawIwol,
+    #[serde(default)]
+    metrics: MetricsSection,
+    #[serde(default)]
+    portal: portal::RawPortal,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -293,6 +304,8 @@ impl NodeConfig {
             crawler: CrawlerSettings::default(),
             hotline: HotlineSection::defaults_for(&data_dir),
             iwol: IwolSection::default(),
+            metrics: MetricsSection::default(),
+            portal: PortalSection::default(),
         }
     }
 
@@ -301,6 +314,10 @@ impl NodeConfig {
     pub fn on_loopback(mut self) -> Self {
         self.http.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         self.admin.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        if self.metrics.listen.is_some() {
+            self.metrics.listen = Some(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+        }
+        self.portal.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
         self.net.listen = vec![
             libp2p::Multiaddr::empty()
                 .with(libp2p::multiaddr::Protocol::Ip4(Ipv4Addr::LOCALHOST))
@@ -461,6 +478,8 @@ impl NodeConfig {
         config.crawler = hotline::crawler(raw.crawler, &invalid)?;
         config.hotline = hotline::hotline(raw.hotline, config.hotline, &resolve)?;
         config.iwol = iwol::iwol(raw.iwol, &invalid, &resolve)?;
+        config.metrics = raw.metrics;
+        config.portal = portal::portal(raw.portal, &invalid, &resolve)?;
         Ok(config)
     }
 }
@@ -526,6 +545,9 @@ mod tests {
         expected.hotline.local_hash_list = Some(dir.path().join("known-hashes.csv"));
         expected.iwol.stop_page = Some("stop.iwol.example".parse().unwrap());
         expected.iwol.feed_token_file = Some(dir.path().join("iwol-feed.token"));
+        expected.metrics.listen = Some("127.0.0.1:9470".parse().unwrap());
+        expected.portal.tls_certificate = Some(dir.path().join("portal-cert.pem"));
+        expected.portal.tls_key = Some(dir.path().join("portal-key.pem"));
         assert_eq!(config, expected);
         for key in [
             "data_dir",
@@ -560,6 +582,14 @@ mod tests {
             "stop_page",
             "rpz_ttl",
             "feed_token_file",
+            "enabled",
+            "tls_certificate",
+            "tls_key",
+            "idle_timeout_minutes",
+            "absolute_timeout_hours",
+            "max_failed_logins",
+            "lockout_minutes",
+            "max_sessions",
         ] {
             assert!(
                 uncommented.contains(&format!("\n{key} = ")),
@@ -638,8 +668,11 @@ mod tests {
         assert!(message.contains(&path.display().to_string()), "{message}");
         assert!(!message.contains('\n'), "error is one line: {message}");
 
-        let err = NodeConfig::load(write_config(dir.path(), "[metrics]\n")).unwrap_err();
-        assert!(err.to_string().contains("`metrics`"), "{err}");
+        let err = NodeConfig::load(write_config(dir.path(), "[telemetry]\n")).unwrap_err();
+        assert!(err.to_string().contains("`telemetry`"), "{err}");
+        let err =
+            NodeConfig::load(write_config(dir.path(), "[metrics]\nport = 9470\n")).unwrap_err();
+        assert!(err.to_string().contains("`port`"), "{err}");
     }
 
     #[test]
@@ -661,6 +694,19 @@ mod tests {
             let err = NodeConfig::load(write_config(dir.path(), text)).unwrap_err();
             assert!(err.to_string().contains(needle), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn metrics_are_off_unless_a_listener_is_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let off = NodeConfig::load(write_config(dir.path(), "")).unwrap();
+        assert_eq!(off.metrics.listen, None);
+        assert_eq!(off.on_loopback().metrics.listen, None);
+        let text = "[metrics]\nlisten = \"0.0.0.0:9100\"\n";
+        let on = NodeConfig::load(write_config(dir.path(), text)).unwrap();
+        assert_eq!(on.metrics.listen, Some("0.0.0.0:9100".parse().unwrap()));
+        let loopback = on.on_loopback().metrics.listen;
+        assert_eq!(loopback, Some("127.0.0.1:0".parse().unwrap()));
     }
 
     #[test]

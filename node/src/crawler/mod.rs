@@ -419,10 +419,12 @@ async fn crawl_one(
         Ok(outcome) => {
             let items = outcome.media.len();
             tracing::info!(%report, items, "crawl done");
+            federation.metrics().crawl_done(&outcome);
             on_store(app, move |app| app.crawl_done(&key, outcome).map(Some)).await
         }
         Err(error) => {
             tracing::info!(%report, %error, "crawl failed");
+            federation.metrics().crawl_failed();
             let reason = error.to_string();
             on_store(app, move |app| {
                 app.crawl_failed(&key, &reason).map(|()| None)

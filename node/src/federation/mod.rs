@@ -20,6 +20,7 @@ mod content;
 
 use crate::app::App;
 use crate::blobs::BlobStore;
+use crate::metrics::Metrics;
 use crate::net::{NetEvent, NetHandle};
 use crate::store::Committed;
 
@@ -41,6 +42,9 @@ pub struct PeerSync {
     pub refused: u64,
     /// The last sync error with the peer, if any.
     pub last_error: Option<String>,
+    /// The newest head of the peer's outbox for this node that this node knows of (announced
+    /// in its nudges, or reached by a pull), for the sync lag; unknown until either happens.
+    pub peer_head: Option<u64>,
 }
 
 enum DriverCommand {
@@ -59,6 +63,8 @@ pub struct FederationHandle {
     /// Media content: served to and fetched from peers.
     blobs: BlobStore,
     progress: Arc<Mutex<BTreeMap<AgencyId, PeerSync>>>,
+    /// Ingest results are counted here.
+    metrics: Metrics,
 }
 
 impl FederationHandle {
@@ -82,6 +88,11 @@ impl FederationHandle {
     /// The network handle.
     pub fn net(&self) -> &NetHandle {
         &self.net
+    }
+
+    /// The node's metrics (ingest and crawl results are counted where they happen).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Sync progress per peer.
@@ -119,6 +130,7 @@ pub fn start(
     net: NetHandle,
     events: mpsc::Receiver<NetEvent>,
     blobs: BlobStore,
+    metrics: Metrics,
 ) -> (FederationHandle, JoinHandle<()>) {
     let (commands, command_rx) = mpsc::channel(DRIVER_CHANNEL_CAPACITY);
     let handle = FederationHandle {
@@ -126,6 +138,7 @@ pub fn start(
         net,
         blobs,
         progress: Arc::default(),
+        metrics,
     };
     let driver = Driver {
         app,
@@ -355,7 +368,8 @@ async fn answer(
                 }
             }
         }
-        SyncRequest::Nudge { .. } => {
+        SyncRequest::Nudge { head, .. } => {
+            handle.record(from, |p| p.peer_head = p.peer_head.max(Some(head)));
             handle.pull(from.clone()).await;
             SyncResponse::Ack
         }
@@ -486,10 +500,13 @@ async fn pull_from(
                 write_ms = ingested.write_ms,
                 "ingested a page"
             );
+            handle.metrics.ingested(&ingested);
             handle.record(&peer, |p| {
                 p.received += ingested.stored as u64;
                 p.refused += ingested.rejected as u64;
                 p.last_error = None;
+                // The holder serves nothing beyond its head: the cursor is a head it had.
+                p.peer_head = p.peer_head.max(Some(ingested.cursor));
             });
             handle.committed(ingested.committed).await;
             Ok(())

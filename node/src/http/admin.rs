@@ -65,6 +65,7 @@ pub fn admin_router(state: AdminState) -> Router {
         .merge(super::backup::routes())
         .merge(super::packages::routes())
         .merge(super::search::routes())
+        .merge(super::users::routes())
         .fallback(not_found)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .with_state(state);
@@ -126,15 +127,19 @@ pub struct PeerView {
     pub sync: PeerSync,
 }
 
-async fn peer_views(state: &AdminState) -> Result<Vec<PeerView>, ApiError> {
-    let net_peers = state
-        .federation
+/// Every peer: configured, connected or refused, with its sync state (the status endpoint and
+/// the portal's peers page).
+pub(crate) async fn peer_views(
+    federation: &FederationHandle,
+    app: &Arc<App>,
+) -> Result<Vec<PeerView>, ApiError> {
+    let net_peers = federation
         .net()
         .peers()
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    let progress = state.federation.progress();
-    let app = Arc::clone(&state.app);
+    let progress = federation.progress();
+    let app = Arc::clone(app);
     let configured = blocking(&app, |app| Ok(app.store().peers()?)).await?;
     let mut agencies: Vec<AgencyId> = configured.iter().map(|(a, _)| a.clone()).collect();
     agencies.extend(net_peers.iter().filter_map(|p| p.agency.clone()));
@@ -198,7 +203,7 @@ async fn peer_views(state: &AdminState) -> Result<Vec<PeerView>, ApiError> {
 }
 
 async fn status(State(state): State<AdminState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let peers = peer_views(&state).await?;
+    let peers = peer_views(&state.federation, &state.app).await?;
     let listen: Vec<String> = state
         .federation
         .net()
@@ -228,7 +233,7 @@ async fn status(State(state): State<AdminState>) -> Result<Json<serde_json::Valu
 }
 
 async fn list_peers(State(state): State<AdminState>) -> Result<Json<Vec<PeerView>>, ApiError> {
-    Ok(Json(peer_views(&state).await?))
+    Ok(Json(peer_views(&state.federation, &state.app).await?))
 }
 
 /// Body of `POST /admin/peers`.
@@ -441,12 +446,8 @@ async fn accept(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let actor = super::actor(&headers)?;
     let id = agreement_id(&id)?;
-    let (_, committed) = blocking(&state.app, move |app| {
-        let target = format!("agreement {}", hex::encode(id));
-        app.audit(&actor, AuditAction::AgreementAccept, &target, None, None)?;
-        app.accept_agreement(&id)
-    })
-    .await?;
+    let (_, committed) =
+        blocking(&state.app, move |app| app.accept_agreement_by(&actor, &id)).await?;
     state.federation.committed(committed).await;
     Ok(Json(serde_json::json!({ "accepted": hex::encode(id) })))
 }
@@ -469,15 +470,7 @@ async fn revoke(
     let Json(body) = body?;
     let id = agreement_id(&id)?;
     let (_, committed) = blocking(&state.app, move |app| {
-        let target = format!("agreement {}", hex::encode(id));
-        app.audit(
-            &actor,
-            AuditAction::AgreementRevoke,
-            &target,
-            Some(&body.reason),
-            None,
-        )?;
-        app.revoke_agreement(&id, body.reason)
+        app.revoke_agreement_by(&actor, &id, body.reason)
     })
     .await?;
     state.federation.committed(committed).await;

@@ -28,6 +28,7 @@ pub mod iwol;
 pub mod packages;
 pub mod reports;
 pub mod search;
+pub mod users;
 
 use crate::config::HttpSection;
 use crate::identity::NodeInfo;

@@ -75,24 +75,7 @@ async fn compose(
         app.compose_package(&actor, &request, &blobs)
     })
     .await?;
-    let mut response_headers = HeaderMap::new();
-    response_headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/zip"),
-    );
-    let name = format!(
-        "attachment; filename=\"safeport-package-{}.zip\"",
-        package
-            .manifest
-            .case_reference
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect::<String>()
-    );
-    if let Ok(value) = HeaderValue::from_str(&name) {
-        response_headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    Ok((response_headers, package.bytes).into_response())
+    Ok(package_response(package))
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,4 +141,27 @@ async fn show(
         })
         .await?,
     ))
+}
+
+/// A composed package as a zip download named after its case reference (the admin API and
+/// the portal hand packages out the same way).
+pub(crate) fn package_response(package: crate::app::packages::Package) -> Response {
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    let name = format!(
+        "attachment; filename=\"safeport-package-{}.zip\"",
+        package
+            .manifest
+            .case_reference
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+    );
+    if let Ok(value) = HeaderValue::from_str(&name) {
+        response_headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    (response_headers, package.bytes).into_response()
 }

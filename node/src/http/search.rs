@@ -32,19 +32,21 @@ pub fn routes() -> Router<AdminState> {
         .route("/admin/media/{sha256}", get(media))
 }
 
-fn bad(message: impl Into<String>) -> ApiError {
+pub(crate) fn bad(message: impl Into<String>) -> ApiError {
     ApiError::BadRequest(message.into())
 }
 
 /// A search request: the criteria, and apart from them the saved search to run and the
 /// purpose to record.
-struct SearchRequest {
-    criteria: SearchSpec,
-    saved: Option<String>,
-    purpose: Option<String>,
+pub(crate) struct SearchRequest {
+    pub(crate) criteria: SearchSpec,
+    pub(crate) saved: Option<String>,
+    pub(crate) purpose: Option<String>,
 }
 
-fn search_request(raw: Option<&str>) -> Result<SearchRequest, ApiError> {
+/// Splits a search's query string into its criteria, the saved search to run and the purpose
+/// (the admin API and the portal read searches the same way).
+pub(crate) fn search_request(raw: Option<&str>) -> Result<SearchRequest, ApiError> {
     let raw = raw.unwrap_or("");
     if raw.len() > MAX_QUERY_STRING {
         return Err(bad(format!(

@@ -20,6 +20,7 @@ pub mod media;
 mod records;
 pub mod revisions;
 pub mod saved;
+pub mod users;
 
 pub use batch::{Committed, StoreBatch};
 pub use federation::{Rejection, ReportHead};
@@ -123,11 +124,14 @@ pub enum Table {
     ReportRevisions,
     /// Saved searches: `name` -> JSON of the search's criteria.
     SavedSearches,
+    /// Portal accounts: `name` -> JSON of the account (roles, Argon2id hash, second factor,
+    /// lockout state).
+    Users,
 }
 
 impl Table {
     /// Every table, in creation order.
-    pub const ALL: [Table; 27] = [
+    pub const ALL: [Table; 28] = [
         Table::Meta,
         Table::Records,
         Table::RecordsByOrigin,
@@ -155,6 +159,7 @@ impl Table {
         Table::Audit,
         Table::ReportRevisions,
         Table::SavedSearches,
+        Table::Users,
     ];
 
     /// The column family name, including the table's layout version.
@@ -187,6 +192,7 @@ impl Table {
             Table::Audit => "audit_v1",
             Table::ReportRevisions => "report_revisions_v1",
             Table::SavedSearches => "saved_searches_v1",
+            Table::Users => "users_v1",
         }
     }
 }
