@@ -108,6 +108,8 @@ pub struct App {
     search_marks: search::Marked,
     /// Serialises read-modify-write of portal accounts (lockout counters, resets).
     accounts: Mutex<()>,
+    /// Serialises agreement book rebuilds (see `refresh_agreements`).
+    book_rebuild: Mutex<()>,
 }
 
 impl App {
@@ -143,6 +145,7 @@ impl App {
             search: Mutex::default(),
             search_marks: search::Marked::default(),
             accounts: Mutex::new(()),
+            book_rebuild: Mutex::new(()),
         };
         app.refresh_agreements()?;
         for state in app.store.list_states()? {
@@ -178,6 +181,13 @@ impl App {
     /// Rebuilds the agreement book from the store (after agreement records or certificates
     /// changed). Returns the ids of agreements that became active.
     pub fn refresh_agreements(&self) -> Result<Vec<[u8; 16]>, AppError> {
+        // One rebuild at a time, from read to swap: two concurrent refreshes (an own proposal
+        // and a peer's, ingested at once) could otherwise swap in the older rebuild last and
+        // lose an agreement until the next refresh.
+        let _rebuilding = self
+            .book_rebuild
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let trust = self.trust();
         let judge = Judge {
             me: self.me(),

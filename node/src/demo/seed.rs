@@ -237,11 +237,9 @@ async fn agree(demo: &Demo, offer: Offer) -> Result<(), DemoError> {
 
 /// Makes every standard agreement of the demo, one handshake after the other.
 ///
-/// Not all at once: `App::refresh_agreements` rebuilds the agreement book outside its lock,
-/// so when a node's own proposal and the ingest of a peer's proposal refresh at the same
-/// time, the older rebuild can replace the newer book and hide an agreement until the next
-/// refresh (seen as `accept_agreement` answering "not found" for a proposal the node had just
-/// shown as pending). One handshake at a time leaves no two refreshes at a node concurrent.
+/// One at a time keeps the demo's order (and its log) the same on every run. (Running them
+/// at once first showed a race in `App::refresh_agreements`, since fixed: two concurrent
+/// rebuilds could swap in the older book last.)
 pub(super) async fn agreements(demo: &Demo) -> Result<(), DemoError> {
     let offers = offers()?;
     let count = offers.len();
