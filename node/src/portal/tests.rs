@@ -359,11 +359,24 @@ async fn sessions_cookies_csrf_lockout_and_roles_hold_over_http() {
         "GET /logout did not log out"
     );
 
-    // Roles: an investigator cannot reach the auditors' pages; an auditor cannot search.
-    assert_eq!(
-        get(&portal, &first, "/audit").await.status(),
-        StatusCode::FORBIDDEN
-    );
+    // Roles: an investigator cannot reach the admins' or auditors' pages, or act on them; an
+    // auditor cannot search.
+    for page in ["/agreements", "/peers", "/audit"] {
+        assert_eq!(
+            get(&portal, &first, page).await.status(),
+            StatusCode::FORBIDDEN,
+            "{page}"
+        );
+    }
+    let token = csrf(&portal, &first).await;
+    let accept = post(
+        &portal,
+        &first,
+        "/agreements/00000000000000000000000000000000/accept",
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(accept.status(), StatusCode::FORBIDDEN);
     let auditor = login(&portal, "aud", PASSWORD, "").await.unwrap();
     assert_eq!(
         get(&portal, &auditor, "/reports").await.status(),
