@@ -23,21 +23,7 @@ use serde_json::Value;
 
 /// Runs the CLI against the node without `--json` (the readable output).
 async fn readable(target: &Target, args: &[&str]) -> Output {
-    let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    all.extend([
-        "--node".into(),
-        target.url.clone(),
-        "--token-file".into(),
-        target.token_file.display().to_string(),
-    ]);
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_safeport-admin"))
-            .args(&all)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+    common::run(target, args, false).await
 }
 
 /// Runs the CLI, expecting it to fail; its standard error.

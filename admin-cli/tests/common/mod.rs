@@ -28,9 +28,18 @@ pub(crate) fn target(node: &RunningNode, dir: &Path) -> Target {
     }
 }
 
-/// Runs the CLI off the async runtime (it blocks on HTTP).
+/// Runs the CLI off the async runtime (it blocks on HTTP), with `--json`.
 pub(crate) async fn admin(target: &Target, args: &[&str]) -> Output {
-    let mut all: Vec<String> = vec!["--json".into()];
+    run(target, args, true).await
+}
+
+/// Runs the CLI off the async runtime, with `--json` or without (the readable output).
+#[allow(dead_code)] // not every test binary that includes this module reads readable output
+pub(crate) async fn run(target: &Target, args: &[&str], json: bool) -> Output {
+    let mut all: Vec<String> = Vec::new();
+    if json {
+        all.push("--json".into());
+    }
     all.extend(args.iter().map(|s| s.to_string()));
     all.extend([
         "--node".into(),
