@@ -18,6 +18,8 @@ command -v named-checkzone >/dev/null 2>&1 || need+=(bind9-utils)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
 command -v zip >/dev/null 2>&1 || need+=(zip)
+# `script` gives the CLI's progress test a pseudo-terminal (Debian: essential, but be sure).
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if [ "${#need[@]}" -gt 0 ]; then

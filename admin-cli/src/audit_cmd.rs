@@ -8,6 +8,7 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use safeport_admin::files;
+use safeport_admin::progress::Progress;
 
 use crate::NodeArgs;
 
@@ -46,7 +47,8 @@ pub(crate) enum AuditCommand {
 }
 
 /// Runs an audit command; `Value::Null` when the output went to standard output already.
-pub(crate) fn run(command: AuditCommand) -> anyhow::Result<Value> {
+/// The export shows its progress on a terminal.
+pub(crate) fn run(command: AuditCommand, progress: Progress) -> anyhow::Result<Value> {
     Ok(match command {
         AuditCommand::List { node, after, limit } => node
             .client()?
@@ -74,7 +76,12 @@ pub(crate) fn run(command: AuditCommand) -> anyhow::Result<Value> {
                 path.push_str("&purpose=");
                 path.push_str(&crate::query_value(&purpose));
             }
-            let text = node.client()?.get_text(&path)?;
+            let text = {
+                let transfer = progress.transfer("export of the audit trail");
+                node.client()?
+                    .observed_by(transfer.observer())
+                    .get_text(&path)?
+            };
             let mut written = crate::write_or_print(out, &text, files::SECRET_MODE)?;
             if let Some(fields) = written.as_object_mut() {
                 fields.insert("entries".into(), text.lines().count().into());

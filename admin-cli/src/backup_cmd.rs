@@ -3,6 +3,9 @@
 //! the node stopped, checking every file's digest and verifying every record against the
 //! federation roots, and prints what it verified. Keys, certificates and the node's config are
 //! not in a backup: back them up separately.
+//!
+//! Progress: `create` shows a spinner with the time elapsed (the node says nothing until it is
+//! done); `restore` shows the bytes copied and checked, then the records verified.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,6 +14,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde_json::Value;
 
+use safeport_admin::progress::Progress;
 use safeport_node::backup::{self, RestoreOptions};
 
 use crate::NodeArgs;
@@ -50,13 +54,14 @@ pub(crate) enum BackupCommand {
 }
 
 /// Runs a backup command.
-pub(crate) fn run(command: BackupCommand) -> anyhow::Result<Value> {
+pub(crate) fn run(command: BackupCommand, progress: Progress) -> anyhow::Result<Value> {
     match command {
         BackupCommand::Create { node, dir } => {
             // The node resolves the path on its machine; the admin API is local, so make it
             // absolute here, against the operator's working directory.
             let dir =
                 std::path::absolute(&dir).with_context(|| format!("--dir {}", dir.display()))?;
+            let _spinner = progress.spinner(format!("the node backs up into {}", dir.display()));
             Ok(node.slow_client(CREATE_TIMEOUT)?.post(
                 "/admin/backup",
                 &serde_json::json!({ "dir": dir.display().to_string() }),
@@ -72,7 +77,8 @@ pub(crate) fn run(command: BackupCommand) -> anyhow::Result<Value> {
                 anchors: backup::load_anchors(&roots)?,
                 accept_unverified,
             };
-            let report = backup::restore(&from, &data_dir, &options)?;
+            let bar = progress.restore();
+            let report = backup::restore_with_progress(&from, &data_dir, &options, &bar)?;
             Ok(serde_json::to_value(report)?)
         }
     }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use safeport_protocol::pki::{
-    self, AgencySubject, CertPolicy, Contact, Revocation, TrustAnchor, Validity,
+    self, AgencySubject, CertPolicy, Contact, Revocation, RevocationReason, TrustAnchor, Validity,
 };
 use safeport_protocol::{NodeKey, PublicKey, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -45,6 +45,9 @@ pub struct RevokedEntry {
     pub serial: String,
     /// When it was revoked (seconds since the epoch).
     pub revoked_at: u64,
+    /// Why (ledgers written before reasons existed read as unspecified, the strict reading).
+    #[serde(default)]
+    pub reason: RevocationReason,
 }
 
 /// The authority's ledger (`ca.json`).
@@ -263,10 +266,19 @@ pub struct RevokeOutput {
     pub agency: Option<String>,
     /// Whether it was already revoked.
     pub already_revoked: bool,
+    /// The reason now in the ledger.
+    pub reason: RevocationReason,
 }
 
-/// Marks a serial as revoked in the ledger; `ca crl` publishes it.
-pub fn revoke(ca: &mut CaDir, serial: &str, now: Timestamp) -> Result<RevokeOutput, AdminError> {
+/// Marks a serial as revoked in the ledger; `ca crl` publishes it. Revoking again may make a
+/// retirement (`superseded`, `cessation-of-operation`) strict (`key-compromise`,
+/// `unspecified`), never the other way: what a leaked key signed must not count again.
+pub fn revoke(
+    ca: &mut CaDir,
+    serial: &str,
+    reason: RevocationReason,
+    now: Timestamp,
+) -> Result<RevokeOutput, AdminError> {
     let serial = serial.trim().trim_start_matches("0x").to_ascii_lowercase();
     if serial.is_empty() || serial.len() > 40 || !serial.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(AdminError::Invalid(format!(
@@ -279,18 +291,43 @@ pub fn revoke(ca: &mut CaDir, serial: &str, now: Timestamp) -> Result<RevokeOutp
         .iter()
         .find(|entry| entry.serial == serial)
         .map(|entry| entry.agency.clone());
-    let already_revoked = ca.ledger.revoked.iter().any(|entry| entry.serial == serial);
-    if !already_revoked {
-        ca.ledger.revoked.push(RevokedEntry {
-            serial: serial.clone(),
-            revoked_at: now.as_secs(),
-        });
-        ca.save_ledger()?;
-    }
+    let held = ca
+        .ledger
+        .revoked
+        .iter_mut()
+        .find(|entry| entry.serial == serial);
+    let already_revoked = held.is_some();
+    let reason = match held {
+        None => {
+            ca.ledger.revoked.push(RevokedEntry {
+                serial: serial.clone(),
+                revoked_at: now.as_secs(),
+                reason,
+            });
+            ca.save_ledger()?;
+            reason
+        }
+        Some(entry) if entry.reason == reason => reason,
+        Some(entry)
+            if entry.reason.keeps_earlier_signatures() && !reason.keeps_earlier_signatures() =>
+        {
+            entry.reason = reason;
+            ca.save_ledger()?;
+            reason
+        }
+        Some(entry) => {
+            return Err(AdminError::Invalid(format!(
+                "{serial} is already revoked as {}; a revocation is never softened to {}",
+                entry.reason.as_str(),
+                reason.as_str()
+            )));
+        }
+    };
     Ok(RevokeOutput {
         serial,
         agency,
         already_revoked,
+        reason,
     })
 }
 
@@ -323,6 +360,7 @@ pub fn crl(
         .map(|entry| Revocation {
             serial: entry.serial.clone(),
             revoked_at: Timestamp::from_secs(entry.revoked_at),
+            reason: entry.reason,
         })
         .collect();
     let crl_number = ca.ledger.crl_number + 1;

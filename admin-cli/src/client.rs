@@ -1,7 +1,12 @@
 //! A client of a running node's admin API (peers, agreements, status, CRL updates). The node's
 //! own database is never opened here: RocksDB allows one process, and the node decides.
+//!
+//! A client can be observed ([`NodeClient::observed_by`]): it then reports how far each
+//! transfer has come ([`TransferStep`]), for a progress display of large uploads and exports.
 
+use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -11,6 +16,46 @@ use crate::files;
 
 /// How long one admin API call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes read from an answer at a time (and so the finest step of download progress).
+const READ_CHUNK: usize = 64 * 1024;
+/// Most bytes reserved up front for an answer, whatever its Content-Length claims.
+const MAX_RESERVED: u64 = 64 * 1024 * 1024;
+
+/// How far one request to the node has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransferStep {
+    /// The request is sent, or its body fully handed on: the node is working on it and says
+    /// nothing until it answers.
+    Waiting,
+    /// Bytes of the request's body handed to the connection so far.
+    Sent {
+        /// Bytes so far.
+        bytes: u64,
+        /// The body's size.
+        total: u64,
+    },
+    /// Bytes of the node's answer read so far.
+    Received {
+        /// Bytes so far.
+        bytes: u64,
+        /// The answer's size, when the node gave its Content-Length.
+        total: Option<u64>,
+    },
+}
+
+/// Receives the steps of an observed client's requests, in order. Uploads report from the
+/// HTTP client's sending side, so an observer must be `Send + Sync`.
+pub trait TransferProgress: Send + Sync {
+    /// Called at each step.
+    fn step(&self, step: TransferStep);
+}
+
+impl<F: Fn(TransferStep) + Send + Sync> TransferProgress for F {
+    fn step(&self, step: TransferStep) {
+        self(step);
+    }
+}
 
 /// A connection to one node's admin API.
 pub struct NodeClient {
@@ -18,6 +63,7 @@ pub struct NodeClient {
     token: String,
     actor: Option<String>,
     http: reqwest::blocking::Client,
+    progress: Option<Arc<dyn TransferProgress>>,
 }
 
 impl NodeClient {
@@ -51,6 +97,7 @@ impl NodeClient {
             token,
             actor: None,
             http,
+            progress: None,
         })
     }
 
@@ -58,6 +105,19 @@ impl NodeClient {
     pub fn acting_as(mut self, actor: Option<String>) -> Self {
         self.actor = actor;
         self
+    }
+
+    /// Reports every transfer's steps to `progress` (none: not observed). An observed client
+    /// streams request bodies from memory, so that it can count them as they are sent.
+    pub fn observed_by(mut self, progress: Option<Arc<dyn TransferProgress>>) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    fn report(&self, step: TransferStep) {
+        if let Some(progress) = &self.progress {
+            progress.step(step);
+        }
     }
 
     /// The token and the actor on a request.
@@ -72,12 +132,57 @@ impl NodeClient {
         }
     }
 
-    fn send(&self, request: reqwest::blocking::RequestBuilder) -> Result<Value, AdminError> {
-        let response = self.authorised(request).send().map_err(|e| {
+    /// Sends a request and reads the whole answer, reporting both to the observer.
+    fn exchange(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), AdminError> {
+        self.report(TransferStep::Waiting);
+        let mut response = self.authorised(request).send().map_err(|e| {
             AdminError::Invalid(format!("cannot reach the node at {}: {e}", self.base))
         })?;
         let status = response.status();
-        let body: Value = response.json().map_err(|e| {
+        let total = response.content_length();
+        let reserve = total.unwrap_or(0).min(MAX_RESERVED);
+        let mut body = Vec::with_capacity(usize::try_from(reserve).unwrap_or(0));
+        let mut chunk = vec![0u8; READ_CHUNK];
+        self.report(TransferStep::Received { bytes: 0, total });
+        loop {
+            let n = response
+                .read(&mut chunk)
+                .map_err(|e| AdminError::Invalid(format!("reading the node's answer: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+            self.report(TransferStep::Received {
+                bytes: body.len() as u64,
+                total,
+            });
+        }
+        Ok((status, body))
+    }
+
+    /// A body from memory: counted as it is sent when observed, handed over whole otherwise
+    /// (so an unobserved client sends exactly as before progress existed).
+    fn body(&self, bytes: Vec<u8>) -> reqwest::blocking::Body {
+        match &self.progress {
+            Some(progress) => {
+                let total = bytes.len() as u64;
+                let counted = CountedBody {
+                    bytes: std::io::Cursor::new(bytes),
+                    total,
+                    progress: Arc::clone(progress),
+                };
+                reqwest::blocking::Body::sized(counted, total)
+            }
+            None => bytes.into(),
+        }
+    }
+
+    fn send(&self, request: reqwest::blocking::RequestBuilder) -> Result<Value, AdminError> {
+        let (status, body) = self.exchange(request)?;
+        let body: Value = serde_json::from_slice(&body).map_err(|e| {
             AdminError::Invalid(format!("the node answered {status} without JSON: {e}"))
         })?;
         if !status.is_success() {
@@ -101,30 +206,24 @@ impl NodeClient {
 
     /// `POST path` with a text body.
     pub fn post_text(&self, path: &str, body: String) -> Result<Value, AdminError> {
+        let body = self.body(body.into_bytes());
         self.send(self.http.post(format!("{}{path}", self.base)).body(body))
     }
 
     /// `POST path` with a binary body (a file to look up).
     pub fn post_bytes(&self, path: &str, body: Vec<u8>) -> Result<Value, AdminError> {
+        let body = self.body(body);
         self.send(self.http.post(format!("{}{path}", self.base)).body(body))
     }
 
-    /// `GET path` answered with text (exports), not JSON.
+    /// `GET path` answered with text (exports), not JSON. Invalid UTF-8 is replaced, as
+    /// reqwest's `text()` without its charset feature does.
     pub fn get_text(&self, path: &str) -> Result<String, AdminError> {
-        let response = self
-            .authorised(self.http.get(format!("{}{path}", self.base)))
-            .send()
-            .map_err(|e| {
-                AdminError::Invalid(format!("cannot reach the node at {}: {e}", self.base))
-            })?;
-        let status = response.status();
-        let text = response
-            .text()
-            .map_err(|e| AdminError::Invalid(format!("reading the node's answer: {e}")))?;
-        if !status.is_success() {
-            return Err(refused(status, text.as_bytes()));
-        }
-        Ok(text)
+        let bytes = self.bytes_of(self.http.get(format!("{}{path}", self.base)))?;
+        Ok(match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(invalid) => String::from_utf8_lossy(invalid.as_bytes()).into_owned(),
+        })
     }
 
     /// `POST path` with a JSON body, answered with bytes (a package).
@@ -138,17 +237,11 @@ impl NodeClient {
     }
 
     fn bytes_of(&self, request: reqwest::blocking::RequestBuilder) -> Result<Vec<u8>, AdminError> {
-        let response = self.authorised(request).send().map_err(|e| {
-            AdminError::Invalid(format!("cannot reach the node at {}: {e}", self.base))
-        })?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .map_err(|e| AdminError::Invalid(format!("reading the node's answer: {e}")))?;
+        let (status, bytes) = self.exchange(request)?;
         if !status.is_success() {
             return Err(refused(status, &bytes));
         }
-        Ok(bytes.to_vec())
+        Ok(bytes)
     }
 
     /// `PUT path` with a JSON body.
@@ -159,6 +252,31 @@ impl NodeClient {
     /// `DELETE path`.
     pub fn delete(&self, path: &str) -> Result<Value, AdminError> {
         self.send(self.http.delete(format!("{}{path}", self.base)))
+    }
+}
+
+/// A request body read from memory that reports each piece the HTTP client takes from it,
+/// and [`TransferStep::Waiting`] once it has taken all.
+struct CountedBody {
+    bytes: std::io::Cursor<Vec<u8>>,
+    total: u64,
+    progress: Arc<dyn TransferProgress>,
+}
+
+impl Read for CountedBody {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.bytes.read(buffer)?;
+        if n > 0 {
+            let sent = self.bytes.position();
+            self.progress.step(TransferStep::Sent {
+                bytes: sent,
+                total: self.total,
+            });
+            if sent == self.total {
+                self.progress.step(TransferStep::Waiting);
+            }
+        }
+        Ok(n)
     }
 }
 

@@ -3,7 +3,8 @@
 //! or a file up), and `hashes check`, which validates or converts a list file offline.
 //!
 //! Files are validated here first with the same importer the node uses, so a bad file is
-//! refused with its line numbers before anything is sent.
+//! refused with its line numbers before anything is sent. Reading and checking a large file,
+//! sending it, the node's work on it and exports show their progress on a terminal.
 
 use std::path::PathBuf;
 
@@ -14,6 +15,7 @@ use safeport_protocol::hashlist::formats::{self, ImportOptions, ListFormat};
 use serde_json::{Value, json};
 
 use safeport_admin::files;
+use safeport_admin::progress::Progress;
 
 use crate::NodeArgs;
 
@@ -129,9 +131,11 @@ pub(crate) struct VersionArgs {
 /// Reads and validates a list file; returns its text and entry count.
 fn read_checked(
     file: &ListFile,
+    progress: Progress,
 ) -> anyhow::Result<(String, Vec<safeport_protocol::hashlist::HashEntry>)> {
     let format: ListFormat = file.format.parse()?;
     let category: HashCategory = file.category.parse().map_err(anyhow::Error::msg)?;
+    let _spinner = progress.spinner(format!("reading and checking {}", file.path.display()));
     let text = files::read_text_within(&file.path, MAX_LIST_FILE)?;
     let options = ImportOptions {
         category,
@@ -167,25 +171,29 @@ fn publish(
     file: &ListFile,
     version: &VersionArgs,
     mode: &str,
+    progress: Progress,
 ) -> anyhow::Result<Value> {
-    let (text, _) = read_checked(file)?;
+    let (text, _) = read_checked(file, progress)?;
+    let transfer = progress.transfer(format!("version of {}", version.list));
     Ok(node
         .slow_client(PUBLISH_TIMEOUT)?
+        .observed_by(transfer.observer())
         .post_text(&version_path(file, version, mode), text)?)
 }
 
-pub(crate) fn run(command: HashesCommand) -> anyhow::Result<Value> {
+/// Runs a hash-list command; `Value::Null` when the output went to standard output already.
+pub(crate) fn run(command: HashesCommand, progress: Progress) -> anyhow::Result<Value> {
     Ok(match command {
         HashesCommand::Publish {
             node,
             file,
             version,
-        } => publish(&node, &file, &version, "replace")?,
+        } => publish(&node, &file, &version, "replace", progress)?,
         HashesCommand::Import {
             node,
             file,
             version,
-        } => publish(&node, &file, &version, "add")?,
+        } => publish(&node, &file, &version, "add", progress)?,
         HashesCommand::List { node } => node.client()?.get("/admin/hash-lists")?,
         HashesCommand::Status { node, list } => {
             let lists = node.client()?.get("/admin/hash-lists")?;
@@ -201,9 +209,12 @@ pub(crate) fn run(command: HashesCommand) -> anyhow::Result<Value> {
             format,
             out,
         } => {
-            let text = node
-                .client()?
-                .get_text(&format!("/admin/hash-lists/{list}/export?format={format}"))?;
+            let text = {
+                let transfer = progress.transfer(format!("export of {list}"));
+                node.client()?
+                    .observed_by(transfer.observer())
+                    .get_text(&format!("/admin/hash-lists/{list}/export?format={format}"))?
+            };
             crate::write_or_print(out, &text, files::PUBLIC_MODE)?
         }
         HashesCommand::Match {
@@ -223,14 +234,16 @@ pub(crate) fn run(command: HashesCommand) -> anyhow::Result<Value> {
                 }
                 (None, Some(path)) => {
                     let bytes = files::read_bytes_within(&path, MAX_LIST_FILE)?;
+                    let transfer = progress.transfer(format!("lookup of {}", path.display()));
                     node.client()?
+                        .observed_by(transfer.observer())
                         .post_bytes(&format!("/admin/hash-lists/match?{suffix}"), bytes)?
                 }
                 (None, None) => anyhow::bail!("give a hash or --file"),
             }
         }
         HashesCommand::Check { file, to } => {
-            let (_, entries) = read_checked(&file)?;
+            let (_, entries) = read_checked(&file, progress)?;
             match to {
                 Some(target) => {
                     print!("{}", formats::export(target.parse()?, &entries)?);

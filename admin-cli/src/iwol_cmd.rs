@@ -9,6 +9,8 @@ use clap::Subcommand;
 use safeport_protocol::iwol::{Criterion, Domain};
 use serde_json::{Value, json};
 
+use safeport_admin::progress::Progress;
+
 use crate::{NodeArgs, query_value};
 
 #[derive(Subcommand)]
@@ -162,7 +164,8 @@ impl EvidenceArgs {
 }
 
 /// Runs an IWOL command; `Value::Null` when the output went to standard output already.
-pub(crate) fn run(command: IwolCommand) -> anyhow::Result<Value> {
+/// Exports show their progress on a terminal.
+pub(crate) fn run(command: IwolCommand, progress: Progress) -> anyhow::Result<Value> {
     Ok(match command {
         IwolCommand::Suggest {
             node,
@@ -233,7 +236,12 @@ pub(crate) fn run(command: IwolCommand) -> anyhow::Result<Value> {
                     query_value(Domain::normalise(&zone)?.as_str())
                 ));
             }
-            let text = node.client()?.get_text(&path)?;
+            let text = {
+                let transfer = progress.transfer("export of the IWOL");
+                node.client()?
+                    .observed_by(transfer.observer())
+                    .get_text(&path)?
+            };
             // The list names abuse sites: readable by the owner and its group (the
             // resolver's), not by everyone.
             crate::write_or_print(out, &text, 0o640)?

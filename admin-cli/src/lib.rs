@@ -8,6 +8,8 @@ pub mod files;
 pub mod media;
 pub mod node_init;
 pub mod package;
+pub mod progress;
+pub mod rotate;
 
 use std::path::PathBuf;
 

@@ -7,6 +7,7 @@ mod backup_cmd;
 mod federation_cmd;
 mod hashes_cmd;
 mod iwol_cmd;
+mod media_cmd;
 mod package_cmd;
 mod report_cmd;
 mod search_cmd;
@@ -17,6 +18,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use safeport_admin::progress::Progress;
 use safeport_admin::{ca, cert, client, node_init};
 use safeport_protocol::pki::AgencySubject;
 use safeport_protocol::{AgencyId, Country, Role};
@@ -32,6 +34,10 @@ struct Cli {
     /// Print results as JSON (for scripts) instead of a readable summary.
     #[arg(long, global = true)]
     json: bool,
+    /// Draw no progress on standard error (there is none with --json, or when standard error
+    /// is not a terminal, either).
+    #[arg(long, global = true)]
+    no_progress: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -225,6 +231,11 @@ enum CaCommand {
         /// The certificate file to revoke.
         #[arg(long)]
         cert: Option<PathBuf>,
+        /// Why: `superseded` after a node key rotation or `cessation-of-operation` keep what the
+        /// key signed before counting; `key-compromise` (or the default, `unspecified`) makes
+        /// nothing it ever signed count.
+        #[arg(long, default_value = "unspecified", value_parser = parse_revocation_reason)]
+        reason: safeport_protocol::pki::RevocationReason,
     },
     /// Publish a signed CRL of every revoked certificate.
     Crl {
@@ -256,6 +267,27 @@ enum NodeCommand {
         /// Address for the node's HTTP API in the written config.
         #[arg(long, default_value = "127.0.0.1:8470")]
         listen: String,
+    },
+    /// Key rotation, step 1: create the next node key (node.next.key, 0600) and its public key
+    /// file (node.next.pub.pem) for the federation authority's `ca issue`.
+    NewKey {
+        /// The node's directory (where node.key is).
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Key rotation, step 2: check the new certificate against the node's configuration and
+    /// install key and certificate in place of the current ones (kept as *.retired); restart
+    /// the node afterwards.
+    InstallKey {
+        /// The node's configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The new key (from `node new-key`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The certificate the authority issued for it.
+        #[arg(long)]
+        cert: PathBuf,
     },
 }
 
@@ -305,6 +337,7 @@ fn print(output: &impl Serialize, json: bool) -> anyhow::Result<()> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let now = safeport_admin::now();
+    let progress = Progress::new(!cli.json && !cli.no_progress);
     match cli.command {
         Command::Peers(command) => print_value(&federation_cmd::peers(command)?, cli.json),
         Command::Agreement(command) => print_value(&federation_cmd::agreement(command)?, cli.json),
@@ -317,51 +350,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             cli.json,
         ),
         Command::Report(command) => print_value(&report_cmd::run(command)?, cli.json),
-        Command::Hashes(command) => match hashes_cmd::run(command)? {
+        Command::Hashes(command) => match hashes_cmd::run(command, progress)? {
             // Exports and conversions went to standard output already.
             serde_json::Value::Null => Ok(()),
             value => print_value(&value, cli.json),
         },
-        Command::Package(command) => print_value(&package_cmd::run(command, now)?, cli.json),
-        Command::Backup(command) => print_value(&backup_cmd::run(command)?, cli.json),
-        Command::Audit(command) => match audit_cmd::run(command)? {
+        Command::Package(command) => {
+            print_value(&package_cmd::run(command, now, progress)?, cli.json)
+        }
+        Command::Backup(command) => print_value(&backup_cmd::run(command, progress)?, cli.json),
+        Command::Audit(command) => match audit_cmd::run(command, progress)? {
             serde_json::Value::Null => Ok(()),
             value => print_value(&value, cli.json),
         },
         Command::Search(args) => print_value(&search_cmd::search(args)?, cli.json),
         Command::Searches(command) => print_value(&search_cmd::searches(command)?, cli.json),
-        Command::Held(command) => print_value(&search_cmd::held(command)?, cli.json),
+        Command::Held(command) => print_value(&search_cmd::held(command, progress)?, cli.json),
         Command::Users(command) => users_cmd::run(command, cli.json),
-        Command::Iwol(command) => match iwol_cmd::run(command)? {
+        Command::Iwol(command) => match iwol_cmd::run(command, progress)? {
             serde_json::Value::Null => Ok(()),
             value => print_value(&value, cli.json),
         },
-        Command::Media(MediaCommand::Hash { files }) => {
-            let hashed = files
-                .iter()
-                .map(|file| safeport_admin::media::hash_file(file))
-                .collect::<Result<Vec<_>, _>>()?;
-            if cli.json {
-                println!("{}", serde_json::to_string_pretty(&hashed)?);
-            } else {
-                for h in &hashed {
-                    let pdq = match (&h.pdq, h.pdq_quality) {
-                        (Some(pdq), Some(quality)) => format!("{pdq} (quality {quality})"),
-                        _ => h.note.clone().unwrap_or_else(|| "-".into()),
-                    };
-                    println!(
-                        "{}\n  md5     {}\n  sha1    {}\n  sha256  {}\n  pdq     {pdq}\n  type    {} ({} bytes)",
-                        h.file.display(),
-                        h.md5,
-                        h.sha1,
-                        h.sha256,
-                        h.mime_type,
-                        h.size
-                    );
-                }
-            }
-            Ok(())
-        }
+        Command::Media(MediaCommand::Hash { files }) => media_cmd::hash(&files, cli.json, progress),
         Command::Rejections { node } => {
             print_value(&node.client()?.get("/admin/rejections")?, cli.json)
         }
@@ -415,6 +425,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ca: CaDirArg { ca_dir },
             serial,
             cert,
+            reason,
         }) => {
             let serial = match (serial, cert) {
                 (Some(serial), _) => serial,
@@ -426,7 +437,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, None) => anyhow::bail!("give --serial or --cert"),
             };
             let mut ca_dir = ca::CaDir::open(&ca_dir)?;
-            print(&ca::revoke(&mut ca_dir, &serial, now)?, cli.json)
+            print(&ca::revoke(&mut ca_dir, &serial, reason, now)?, cli.json)
         }
         Command::Ca(CaCommand::Crl {
             ca: CaDirArg { ca_dir },
@@ -442,6 +453,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
             print(&node_init::init(&dir, &listen)?, cli.json)
         }
+        Command::Node(NodeCommand::NewKey { dir }) => {
+            print(&safeport_admin::rotate::new_key(&dir)?, cli.json)
+        }
+        Command::Node(NodeCommand::InstallKey { config, key, cert }) => print(
+            &safeport_admin::rotate::install_key(&config, &key, &cert, now)?,
+            cli.json,
+        ),
         Command::Cert(CertCommand::Verify {
             certificate,
             roots,
@@ -545,4 +563,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Reads a `ca revoke --reason` value.
+fn parse_revocation_reason(name: &str) -> Result<safeport_protocol::pki::RevocationReason, String> {
+    use safeport_protocol::pki::RevocationReason;
+    RevocationReason::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = RevocationReason::ALL.iter().map(|r| r.as_str()).collect();
+        format!("unknown reason {name:?}; one of {}", names.join(", "))
+    })
 }

@@ -73,22 +73,10 @@ pub fn init(dir: &Path, listen: &str) -> Result<NodeInitOutput, AdminError> {
         path: dir.to_owned(),
         reason,
     })?;
-    let key = NodeKey::from_seed(files::random_bytes()?);
     let key_file = dir.join(NODE_KEY);
     let public_key_file = dir.join(NODE_PUBLIC_KEY);
     let config_file = dir.join(NODE_CONFIG);
-    files::write_file(
-        &key_file,
-        &key.to_pkcs8_pem()?,
-        SECRET_MODE,
-        Overwrite::Never,
-    )?;
-    files::write_file(
-        &public_key_file,
-        &key.public().to_pem()?,
-        PUBLIC_MODE,
-        Overwrite::Never,
-    )?;
+    let key = write_new_key(&key_file, &public_key_file)?;
     files::write_file(
         &config_file,
         &config_template(listen),
@@ -101,4 +89,25 @@ pub fn init(dir: &Path, listen: &str) -> Result<NodeInitOutput, AdminError> {
         public_key: key.public().to_hex(),
         config_file,
     })
+}
+
+/// Creates a node key and writes it (0600) and its public key file; refuses to replace either.
+pub(crate) fn write_new_key(
+    key_file: &Path,
+    public_key_file: &Path,
+) -> Result<NodeKey, AdminError> {
+    let key = NodeKey::from_seed(files::random_bytes()?);
+    files::write_file(
+        key_file,
+        &key.to_pkcs8_pem()?,
+        SECRET_MODE,
+        Overwrite::Never,
+    )?;
+    files::write_file(
+        public_key_file,
+        &key.public().to_pem()?,
+        PUBLIC_MODE,
+        Overwrite::Never,
+    )?;
+    Ok(key)
 }

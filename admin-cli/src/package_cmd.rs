@@ -1,5 +1,6 @@
 //! `safeport-admin package …`: compose an intelligence package on a node (its admin API signs
-//! and audits it) and check one offline, with the federation's root.
+//! and audits it) and check one offline, with the federation's root. Composing shows the
+//! time the node takes, then the package's bytes as they arrive.
 
 use std::path::PathBuf;
 
@@ -7,6 +8,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use safeport_admin::files;
+use safeport_admin::progress::Progress;
 
 use crate::NodeArgs;
 
@@ -58,6 +60,7 @@ pub(crate) enum PackageCommand {
 pub(crate) fn run(
     command: PackageCommand,
     now: safeport_protocol::Timestamp,
+    progress: Progress,
 ) -> anyhow::Result<Value> {
     Ok(match command {
         PackageCommand::Create {
@@ -78,9 +81,12 @@ pub(crate) fn run(
                 "recipient": recipient,
                 "content": content,
             });
-            let bytes = node
-                .slow_client(COMPOSE_TIMEOUT)?
-                .post_for_bytes("/admin/packages", &body)?;
+            let bytes = {
+                let transfer = progress.transfer("package");
+                node.slow_client(COMPOSE_TIMEOUT)?
+                    .observed_by(transfer.observer())
+                    .post_for_bytes("/admin/packages", &body)?
+            };
             files::write_bytes(&out, &bytes, files::SECRET_MODE)?;
             json!({ "written": out.display().to_string(), "bytes": bytes.len() })
         }

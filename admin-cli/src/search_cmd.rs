@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
 use safeport_admin::files;
+use safeport_admin::progress::Progress;
 
 use crate::{NodeArgs, query_value};
 
@@ -240,8 +241,8 @@ pub(crate) fn searches(command: SearchesCommand) -> anyhow::Result<Value> {
     })
 }
 
-/// Runs a `held` command.
-pub(crate) fn held(command: HeldCommand) -> anyhow::Result<Value> {
+/// Runs a `held` command; fetching content shows its progress on a terminal.
+pub(crate) fn held(command: HeldCommand, progress: Progress) -> anyhow::Result<Value> {
     Ok(match command {
         HeldCommand::Show { node, report } => node
             .client()?
@@ -256,12 +257,18 @@ pub(crate) fn held(command: HeldCommand) -> anyhow::Result<Value> {
             purpose,
             out,
         } => {
-            let bytes = node.client()?.get_bytes(&format!(
+            let path = format!(
                 "/admin/held/{}/media/{}?purpose={}",
                 report_path(&report)?,
                 query_value(&sha256),
                 query_value(&purpose)
-            ))?;
+            );
+            let bytes = {
+                let transfer = progress.transfer("content");
+                node.client()?
+                    .observed_by(transfer.observer())
+                    .get_bytes(&path)?
+            };
             files::write_bytes(&out, &bytes, files::SECRET_MODE)?;
             json!({ "written": out.display().to_string(), "bytes": bytes.len() })
         }

@@ -4,40 +4,13 @@
 //! non-zero exit, never a panic.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn admin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_safeport-admin"))
-        .args(args)
-        .output()
-        .expect("safeport-admin runs")
-}
-
-fn ok_json(args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = admin(&all);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("--json prints JSON")
-}
-
-fn failure(args: &[&str]) -> String {
-    let out = admin(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "{args:?} should fail");
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    assert!(
-        stderr.starts_with("error"),
-        "{args:?}: unclear error {stderr:?}"
-    );
-    stderr
-}
+use common::{offline as admin, offline_failure as failure, offline_json as ok_json};
 
 fn openssl(args: &[&str]) -> Output {
     Command::new("openssl")
@@ -499,6 +472,8 @@ fn every_command_explains_its_options() {
         vec!["ca", "revoke", "--help"],
         vec!["ca", "crl", "--help"],
         vec!["node", "init", "--help"],
+        vec!["node", "new-key", "--help"],
+        vec!["node", "install-key", "--help"],
         vec!["cert", "verify", "--help"],
         vec!["hashes", "publish", "--help"],
         vec!["hashes", "check", "--help"],

@@ -2,8 +2,8 @@
 //!
 //! Each blob is one file `blobs/ab/abcdef…` holding `MAGIC ‖ nonce[24] ‖ XChaCha20-Poly1305
 //! ciphertext`, with the SHA-256 as associated data, so a file swapped for another blob's file
-//! fails to decrypt. The key is derived from the node key with HKDF; a stolen disk without the
-//! node key reveals nothing of the media. Writes go to a temporary file that is synced and then
+//! fails to decrypt. The key is wrapped by the node key (`blob_key.rs`); a stolen disk without
+//! the node key reveals nothing of the media. Writes go to a temporary file that is synced and then
 //! renamed, so a crash leaves either the whole blob or none.
 
 use std::io::Write;
@@ -16,8 +16,6 @@ use sha2::{Digest, Sha256};
 /// File format tag, versioned.
 const MAGIC: &[u8; 4] = b"SPB1";
 const NONCE_LEN: usize = 24;
-/// HKDF info string of the blob key.
-const KEY_INFO: &[u8] = b"safeport/blob-key/v1";
 
 /// Why a blob operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -65,23 +63,33 @@ impl std::fmt::Debug for BlobStore {
 }
 
 impl BlobStore {
-    /// Opens (creating) the store in `dir`, with a key derived from the node key's seed.
+    /// Opens (creating) the store in `dir`, with the blob key derived from the node key's
+    /// seed as stores before wrapping had it (tests, and stores that never rotated).
     pub fn open(
         dir: &Path,
         node_key_seed: &[u8; 32],
+        max_blob_bytes: u64,
+    ) -> Result<Self, BlobError> {
+        Self::open_with_key(
+            dir,
+            &crate::blob_key::BlobKey::derive_legacy(node_key_seed),
+            max_blob_bytes,
+        )
+    }
+
+    /// Opens (creating) the store in `dir` with its blob key (see `blob_key.rs`).
+    pub fn open_with_key(
+        dir: &Path,
+        key: &crate::blob_key::BlobKey,
         max_blob_bytes: u64,
     ) -> Result<Self, BlobError> {
         std::fs::create_dir_all(dir).map_err(|source| BlobError::Io {
             path: dir.to_owned(),
             source,
         })?;
-        let mut key = [0u8; 32];
-        hkdf::Hkdf::<Sha256>::new(None, node_key_seed)
-            .expand(KEY_INFO, &mut key)
-            .map_err(|_| BlobError::Corrupt("key derivation".into()))?;
         Ok(Self {
             dir: dir.to_owned(),
-            cipher: XChaCha20Poly1305::new(&key.into()),
+            cipher: XChaCha20Poly1305::new(&key.0.into()),
             max_blob_bytes,
         })
     }

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod backup;
+pub mod blob_key;
 pub mod blobs;
 pub mod config;
 pub mod crawler;

@@ -289,7 +289,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
                 .as_deref()
                 .map(admin_token)
                 .transpose()?;
-            let media = crawler::setup(&config, &identity.key.seed()).map_err(NodeError::Media)?;
+            let blob_key = crate::blob_key::open(&store, &identity.key)
+                .map_err(|e| NodeError::Media(e.to_string()))?;
+            let media = crawler::setup(&config, &blob_key).map_err(NodeError::Media)?;
             let app = App::new(store.clone(), identity, system_now)?;
             let peers = store.peers()?;
             Ok((store, Arc::new(app), (token, feed_token), peers, media))

@@ -8,8 +8,8 @@ use common::*;
 use proptest::prelude::*;
 use safeport_protocol::pki::{
     AgencySubject, CertError, CertPolicy, Contact, ContactError, Crl, IssueError, Revocation,
-    TrustAnchor, Validity, certificate_contact, create_crl, create_root, issue_agency_certificate,
-    issue_agency_certificate_with_contact, verify_agency_certificate,
+    RevocationReason, TrustAnchor, Validity, certificate_contact, create_crl, create_root,
+    issue_agency_certificate, issue_agency_certificate_with_contact, verify_agency_certificate,
     verify_agency_certificate_with_contact,
 };
 use safeport_protocol::{NodeKey, Role, Timestamp};
@@ -164,6 +164,7 @@ fn revoked_is_rejected_and_a_stale_crl_fails_closed() {
         &[Revocation {
             serial: serial.clone(),
             revoked_at: Timestamp::from_secs(START + 3600),
+            reason: RevocationReason::KeyCompromise,
         }],
         1,
         Timestamp::from_secs(START + 3600),
@@ -626,28 +627,9 @@ fn unexpected_or_malformed_contact_values_in_a_signed_certificate_are_refused() 
 
 #[test]
 fn openssl_shows_the_contact_fields() {
-    use std::io::Write;
     let fed = federation(100, "Test Federation");
     let pem = issue_with(&fed, &contact()).unwrap();
-    let mut child = std::process::Command::new("openssl")
-        .args(["x509", "-noout", "-text"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("openssl is installed (scripts/bootstrap.sh)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(pem.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl x509: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = openssl_with_input(&["x509", "-noout", "-text"], &pem);
     let text = String::from_utf8_lossy(&out.stdout);
     // The phone is an attribute of the subject name (openssl quotes it: it starts with '+').
     let subject_line = text

@@ -2,9 +2,12 @@
 //! of nothing. `n` makes each item and report distinct; its low byte is the first byte of an
 //! item's SHA-256 and of a report's key, so tests can name what they expect to see.
 
+use std::collections::BTreeSet;
+
+use safeport_node::RunningNode;
 use safeport_protocol::hashes::PdqHash;
 use safeport_protocol::report::{Assessment, Assessor, Hosting, IntakeChannel, MediaItem, Report};
-use safeport_protocol::{Classification, Country, Timestamp};
+use safeport_protocol::{Classification, Country, RecordId, RecordType, Timestamp};
 
 fn bytes<const N: usize>(n: u32) -> [u8; N] {
     let mut out = [n as u8; N];
@@ -47,6 +50,27 @@ pub fn report(n: u32, country: &str, items: &[MediaItem]) -> Report {
         },
         page: None,
         media: items.iter().filter_map(|i| i.commitment().ok()).collect(),
+    }
+}
+
+/// The numbers `n` of the [`report`]s `node` holds (any revision).
+pub fn report_numbers(node: &RunningNode) -> anyhow::Result<BTreeSet<u32>> {
+    let store = node.store();
+    let mut out = BTreeSet::new();
+    let mut after: Option<RecordId> = None;
+    loop {
+        let page = store.records_of_type(RecordType::Report, after.as_ref(), 1000)?;
+        for id in &page {
+            let Some(report) = store.record(id)? else {
+                continue;
+            };
+            let key = report.into_typed::<Report>()?.body().report_key;
+            out.insert(u32::from_be_bytes(key[12..].try_into()?));
+        }
+        match page.last() {
+            Some(last) => after = Some(*last),
+            None => return Ok(out),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context;
 use safeport_admin::{ca, node_init};
 use safeport_node::config::NodeConfig;
-use safeport_protocol::pki::{AgencySubject, Contact};
+use safeport_protocol::pki::{AgencySubject, Contact, RevocationReason};
 use safeport_protocol::{AgencyId, Country, Role, Timestamp};
 
 /// A federation authority's CA directory inside a test's temporary directory.
@@ -37,7 +37,9 @@ impl TestFederation {
     /// Creates a federation root named `name` under `root`.
     pub fn create(root: &Path, name: &str) -> anyhow::Result<Self> {
         let ca_dir = root.join(format!("ca-{}", name.replace(' ', "-")));
-        let now = safeport_admin::now();
+        // An hour ago: certificates a scenario issues later (a rotated key's) start later, as
+        // they would in a real federation.
+        let now = Timestamp::from_secs(safeport_admin::now().as_secs().saturating_sub(3600));
         ca::init(&ca_dir, name, 3650, now)?;
         Ok(Self {
             root: root.to_owned(),
@@ -68,7 +70,32 @@ impl TestFederation {
     ) -> anyhow::Result<AgencyNode> {
         let dir = self.root.join(agency);
         node_init::init(&dir, "127.0.0.1:0")?;
-        let public_key = std::fs::read_to_string(dir.join(node_init::NODE_PUBLIC_KEY))?;
+        let serial = self.issue(
+            &dir.join(node_init::NODE_PUBLIC_KEY),
+            agency,
+            role,
+            country,
+            self.now,
+            &dir.join("node.pem"),
+        )?;
+        std::fs::copy(self.root_certificate(), dir.join("federation-root.pem"))
+            .context("installing the federation root")?;
+        Ok(AgencyNode { dir, serial })
+    }
+
+    /// Issues a test agency's certificate (with [`test_contact`]'s contact fields) for the
+    /// public key in `public_key_file`, valid for a year from `not_before`, into `out`; returns
+    /// its serial.
+    fn issue(
+        &self,
+        public_key_file: &Path,
+        agency: &str,
+        role: Role,
+        country: &str,
+        not_before: Timestamp,
+        out: &Path,
+    ) -> anyhow::Result<String> {
+        let public_key = std::fs::read_to_string(public_key_file)?;
         let subject = AgencySubject {
             agency: AgencyId::new(agency)?,
             role,
@@ -82,23 +109,50 @@ impl TestFederation {
             &test_contact(agency),
             &public_key,
             365,
-            self.now,
-            &dir.join("node.pem"),
+            not_before,
+            out,
         )?;
-        std::fs::copy(self.root_certificate(), dir.join("federation-root.pem"))
-            .context("installing the federation root")?;
-        Ok(AgencyNode {
-            dir,
-            serial: issued.serial,
-        })
+        Ok(issued.serial)
     }
 
-    /// Revokes a certificate and publishes a CRL into `out`.
+    /// Revokes a certificate (as compromised) and publishes a CRL into `out`.
     pub fn revoke_and_publish(&self, serial: &str, out: &Path) -> anyhow::Result<()> {
+        self.revoke_with_reason(serial, RevocationReason::KeyCompromise, self.now, out)
+    }
+
+    /// Revokes a certificate for `reason` at `at` and publishes a CRL into `out`.
+    pub fn revoke_with_reason(
+        &self,
+        serial: &str,
+        reason: RevocationReason,
+        at: Timestamp,
+        out: &Path,
+    ) -> anyhow::Result<()> {
         let mut ca_dir = ca::CaDir::open(&self.ca_dir)?;
-        ca::revoke(&mut ca_dir, serial, self.now)?;
-        ca::crl(&mut ca_dir, out, 7, self.now)?;
+        ca::revoke(&mut ca_dir, serial, reason, at)?;
+        ca::crl(&mut ca_dir, out, 7, at)?;
         Ok(())
+    }
+
+    /// Issues a certificate for the next key of an agency's node (made with `node new-key` in
+    /// its directory), starting at `not_before`, into `out`; returns its serial.
+    pub fn issue_next(
+        &self,
+        node: &AgencyNode,
+        agency: &str,
+        role: Role,
+        country: &str,
+        not_before: Timestamp,
+        out: &Path,
+    ) -> anyhow::Result<String> {
+        self.issue(
+            &node.dir.join(safeport_admin::rotate::NEXT_PUBLIC_KEY),
+            agency,
+            role,
+            country,
+            not_before,
+            out,
+        )
     }
 }
 

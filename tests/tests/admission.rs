@@ -1,7 +1,7 @@
 //! Intruders against a real node: libp2p nodes with valid keys but a certificate from another
-//! federation, a self-signed one, an expired one, or a revoked one dial the NL hotline. Each is
-//! refused at admission, learns why, and can never pull anything; the hotline records nothing
-//! from them. An honest police node with the same setup is admitted and served, which shows
+//! federation, a self-signed one, an expired one, a revoked one, or one retired as superseded
+//! after a key rotation dial the NL hotline. Each is refused at admission, learns why, and can
+//! never pull anything; the hotline records nothing from them. An honest police node with the same setup is admitted and served, which shows
 //! the refusals are about the certificates and nothing else.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 use safeport_node::identity::{NodeIdentity, NodeInfo};
 use safeport_node::net::{self, NetConfig, NetEvent, NetHandle};
 use safeport_protocol::pki::{
-    self, AgencyIdentity, AgencySubject, TrustAnchor, Validity, create_root,
+    self, AgencyIdentity, AgencySubject, RevocationReason, TrustAnchor, Validity, create_root,
     issue_agency_certificate,
 };
 use safeport_protocol::sync::{SyncRequest, SyncResponse};
@@ -123,6 +123,19 @@ async fn intruders_are_refused_before_any_record_flows() {
     federation
         .revoke_and_publish(&revoked_dir.serial, &crl)
         .unwrap();
+    // Another, retired after a key rotation: what it signed before still counts, but it can
+    // no longer connect.
+    let retired_dir = federation
+        .add_agency("nl-customs", Role::Lea, "NL")
+        .unwrap();
+    federation
+        .revoke_with_reason(
+            &retired_dir.serial,
+            RevocationReason::Superseded,
+            now(),
+            &crl,
+        )
+        .unwrap();
     let mut config = hotline_dir.config().unwrap();
     config.federation.crl = Some(crl);
     let hotline = safeport_node::start(config).await.unwrap();
@@ -193,6 +206,13 @@ async fn intruders_are_refused_before_any_record_flows() {
     .unwrap();
     let pem = std::fs::read_to_string(revoked_dir.dir.join("node.pem")).unwrap();
     intruders.push(("revoked", identity(key, pem, vec![ours.clone()]), "revoked"));
+    // 5. The retired (superseded) certificate, with its own key.
+    let key = NodeKey::from_pkcs8_pem(
+        &std::fs::read_to_string(retired_dir.dir.join("node.key")).unwrap(),
+    )
+    .unwrap();
+    let pem = std::fs::read_to_string(retired_dir.dir.join("node.pem")).unwrap();
+    intruders.push(("retired", identity(key, pem, vec![ours.clone()]), "revoked"));
 
     for (what, identity, expected) in &intruders {
         let (handle, mut events) = dial(identity, &hotline_addr).await;

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use safeport_node::RunningNode;
 use safeport_node::backup::{self, RestoreOptions};
 use safeport_protocol::report::{MediaItem, Report};
-use safeport_protocol::{Classification, RecordId, RecordType, Role};
+use safeport_protocol::{Classification, Role};
 use safeport_tests::ops::{Admin, WAIT, agreement_state};
 use safeport_tests::{TestFederation, fixtures};
 use serde_json::json;
@@ -33,23 +33,7 @@ fn numbered(n: u32) -> (Report, Vec<MediaItem>) {
 
 /// The numbers of the reports `node` holds.
 fn reports(node: &RunningNode) -> BTreeSet<u32> {
-    let store = node.store();
-    let mut out = BTreeSet::new();
-    let mut after: Option<RecordId> = None;
-    loop {
-        let page = store
-            .records_of_type(RecordType::Report, after.as_ref(), 1000)
-            .unwrap();
-        for id in &page {
-            let report = store.record(id).unwrap().unwrap();
-            let key = report.into_typed::<Report>().unwrap().body().report_key;
-            out.insert(u32::from_be_bytes(key[12..].try_into().unwrap()));
-        }
-        match page.last() {
-            Some(last) => after = Some(*last),
-            None => return out,
-        }
-    }
+    fixtures::report_numbers(node).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,6 @@
 //! What the CLI scenarios share: where a running node's admin API is, and running
-//! `safeport-admin` against it as an operator would (`--json`, `--node`, `--token-file`).
+//! `safeport-admin` against it as an operator would (`--json`, `--node`, `--token-file`), or
+//! offline (the authority's and the node's files).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)] // test code
 
 use std::path::{Path, PathBuf};
@@ -65,4 +66,39 @@ pub(crate) async fn ok(target: &Target, args: &[&str]) -> Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Runs the CLI offline (no node) with `args` as given.
+pub(crate) fn offline(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_safeport-admin"))
+        .args(args)
+        .output()
+        .expect("safeport-admin runs")
+}
+
+/// Runs the CLI offline with `--json`, requires success and returns what it printed.
+pub(crate) fn offline_json(args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = offline(&all);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("--json prints JSON")
+}
+
+/// Runs the CLI offline, requires a clear failure (non-zero exit, an `error` line, no panic)
+/// and returns its standard error.
+pub(crate) fn offline_failure(args: &[&str]) -> String {
+    let out = offline(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    assert!(
+        stderr.starts_with("error"),
+        "{args:?}: unclear error {stderr:?}"
+    );
+    stderr
 }

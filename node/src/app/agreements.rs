@@ -3,13 +3,17 @@
 //!
 //! The book is derived from stored records only (agreement and revocation records plus the
 //! parties' certificates), so it is rebuilt the same way after a restart. An agreement is
-//! active only when both parties' signatures verify against their current certificates, their
-//! certified roles allow its scope, it is not revoked, and it is valid now.
+//! active only when both parties' signatures verify against certificates held for them (any key
+//! the agency was certified for, across key rotations), their certified roles allow its scope,
+//! it is not revoked, and it is valid now.
 
 use std::collections::BTreeMap;
 
-use safeport_protocol::agreement::{Agreement, AgreementRevocation, Party, VerifiedAgreement};
-use safeport_protocol::pki::{self, CertPolicy, Crl, TrustAnchor};
+use safeport_protocol::agreement::{
+    Agreement, AgreementRevocation, AgreementTerms, Party, VerifiedAgreement,
+};
+use safeport_protocol::keys::Signature;
+use safeport_protocol::pki::{Crl, TrustAnchor};
 use safeport_protocol::{AgencyId, RecordType, Signed, Timestamp};
 use serde::Serialize;
 
@@ -185,36 +189,49 @@ impl AgreementBook {
     }
 }
 
-/// The certified party `agency`, from our own identity or its stored certificate, verified now.
-pub(crate) fn party(
+/// The certified party `agency` that made `signature` over `terms`: among the certificates
+/// held for the agency (newest first, see `certificates.rs`), one that may have signed when the
+/// agreement started or may sign now, and whose key verifies the signature. Without a
+/// signature, or when no key verifies it, the newest such party (the caller's check then
+/// reports the bad signature).
+pub(crate) fn signing_party(
     store: &Store,
     judge: &Judge<'_>,
     agency: &AgencyId,
+    terms: &AgreementTerms,
+    signature: Option<&Signature>,
 ) -> Result<Result<Party, String>, StoreError> {
-    let Some(pem) = store.certificate(agency)? else {
-        return Ok(Err(format!("no certificate known for {agency}")));
-    };
-    let crls: Vec<Crl> = judge.crl.cloned().into_iter().collect();
-    Ok(
-        match pki::verify_agency_certificate(
-            &pem,
-            judge.anchors,
-            &crls,
-            judge.now,
-            &CertPolicy::default(),
-        ) {
-            Ok(identity) if &identity.subject.agency == agency => Ok(Party {
-                agency: agency.clone(),
-                role: identity.subject.role,
-                key: identity.key,
-            }),
-            Ok(identity) => Err(format!(
-                "the certificate stored for {agency} names {}",
-                identity.subject.agency
-            )),
-            Err(e) => Err(format!("certificate of {agency}: {e}")),
-        },
-    )
+    let (verified, refused) = super::certificates::stored_signer_certificates(
+        store,
+        judge.anchors,
+        judge.crl,
+        judge.now,
+        agency,
+    )?;
+    let usable: Vec<_> = verified
+        .into_iter()
+        .filter(|signer| signer.signs_at(terms.valid_from) || signer.signs_at(judge.now))
+        .collect();
+    let chosen = signature
+        .and_then(|signature| {
+            usable.iter().find(|signer| {
+                terms
+                    .verify_signature(&signer.identity.key, signature)
+                    .is_ok()
+            })
+        })
+        .or(usable.first());
+    Ok(match chosen {
+        Some(signer) => Ok(Party {
+            agency: agency.clone(),
+            role: signer.identity.subject.role,
+            key: signer.identity.key,
+        }),
+        None => Err(match refused.first() {
+            Some(reason) => format!("certificate of {agency}: {reason}"),
+            None => format!("no certificate of {agency} valid for this agreement is known"),
+        }),
+    })
 }
 
 fn judge_one(
@@ -244,11 +261,23 @@ fn judge_one(
     if let Some(awaiting) = missing {
         return Ok((AgreementState::Pending { awaiting }, None));
     }
-    let provider = match party(store, judge, &terms.provider)? {
+    let provider = match signing_party(
+        store,
+        judge,
+        &terms.provider,
+        terms,
+        agreement.provider_signature.as_ref(),
+    )? {
         Ok(party) => party,
         Err(reason) => return Ok((AgreementState::Invalid { reason }, None)),
     };
-    let recipient = match party(store, judge, &terms.recipient)? {
+    let recipient = match signing_party(
+        store,
+        judge,
+        &terms.recipient,
+        terms,
+        agreement.recipient_signature.as_ref(),
+    )? {
         Ok(party) => party,
         Err(reason) => return Ok((AgreementState::Invalid { reason }, None)),
     };

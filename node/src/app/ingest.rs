@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use safeport_protocol::agreement::{Agreement, AgreementRevocation};
 use safeport_protocol::keys::PreparedKey;
-use safeport_protocol::pki::{self, AgencyIdentity, CertPolicy, Crl};
+use safeport_protocol::pki::{
+    self, AgencyIdentity, AgencySigners, CertPolicy, Crl, SignerCertificate,
+};
 use safeport_protocol::report::{MediaItem, Report};
 use safeport_protocol::signed::verify_records_batch;
 use safeport_protocol::status::ReportStatus;
@@ -33,8 +35,8 @@ const PARALLEL_VERIFY_MIN_ITEMS: usize = 64;
 
 /// A page after [`App::check_page`], ready for [`App::store_page`].
 pub struct CheckedPage {
-    /// Originator certificates of the page that verified.
-    certificates: Vec<(AgencyId, String)>,
+    /// Originator certificates of the page that verified as signers.
+    certificates: Vec<(SignerCertificate, String)>,
     /// Per item, in page order.
     checked: Vec<Checked>,
     /// The agreements the reports were judged by.
@@ -76,27 +78,42 @@ impl App {
             .map_err(|e| e.to_string())
     }
 
-    /// Checks that a decoded record's originator signed it (with a certificate that verifies
-    /// now; skipped when `signature_verified` says a batch already did). Pure CPU work plus
-    /// reads, so a page's records are authenticated in parallel.
+    /// Checks that a decoded record's originator signed it, under a certificate of the
+    /// originator that may sign a record made when this one was (see `certificates.rs`):
+    /// those the page carried first, then those held here. Skipped when `signature_verified`
+    /// says a batch already did. Pure CPU work plus reads, so a page's records are
+    /// authenticated in parallel.
     fn authenticate(
         &self,
         raw: &RawRecord,
-        keys: &BTreeMap<AgencyId, PreparedKey>,
+        keys: &BTreeMap<AgencyId, AgencySigners>,
         signature_verified: bool,
     ) -> Result<(), String> {
-        let origin = &raw.header().origin;
-        if !signature_verified {
-            let verified = match keys.get(origin) {
-                Some(key) => raw.verify_prepared(key),
-                None => match self.store.certificate(origin).map_err(|e| e.to_string())? {
-                    Some(pem) => raw.verify(&self.verify_certificate(&pem)?.key),
-                    None => return Err(format!("no certificate for originator {origin}")),
-                },
-            };
-            verified.map_err(|e| e.to_string())?;
+        if signature_verified {
+            return Ok(());
         }
-        Ok(())
+        let header = raw.header();
+        let origin = &header.origin;
+        let made = header.created_at;
+        let signed_by = |signers: &AgencySigners| {
+            signers
+                .signing_at(made)
+                .any(|signer| raw.verify_prepared(&signer.key).is_ok())
+        };
+        if keys.get(origin).is_some_and(signed_by) {
+            return Ok(());
+        }
+        let held = self.stored_signers(origin).map_err(|e| e.to_string())?;
+        if held.is_empty() && !keys.contains_key(origin) {
+            return Err(format!("no certificate for originator {origin}"));
+        }
+        if signed_by(&held) {
+            return Ok(());
+        }
+        Err(format!(
+            "the signature does not verify under any certificate of {origin} valid when the \
+             record was made ({made})"
+        ))
     }
 
     /// Whether the record's originator has withdrawn it (a tombstone is stored).
@@ -114,7 +131,7 @@ impl App {
         &self,
         from: &AgencyId,
         items: &[SyncItem],
-        keys: &BTreeMap<AgencyId, PreparedKey>,
+        keys: &BTreeMap<AgencyId, AgencySigners>,
     ) -> Vec<Checked> {
         // A panicking verifier refuses its part; nothing unverified is stored.
         super::parallel::map_chunks(
@@ -132,7 +149,7 @@ impl App {
         &self,
         from: &AgencyId,
         part: &[SyncItem],
-        keys: &BTreeMap<AgencyId, PreparedKey>,
+        keys: &BTreeMap<AgencyId, AgencySigners>,
     ) -> Vec<Checked> {
         let decoded: Vec<Result<RawRecord, String>> = part
             .iter()
@@ -299,13 +316,13 @@ impl App {
             crl: trust.crl.as_ref(),
             now: self.now(),
         };
-        let party = |agency| {
-            super::agreements::party(&self.store, &judge, agency)
+        let party = |agency, signature| {
+            super::agreements::signing_party(&self.store, &judge, agency, terms, signature)
                 .map_err(|e| e.to_string())?
                 .map_err(|reason| format!("agreement refused: {reason}"))
         };
-        let provider = party(&terms.provider)?;
-        let recipient = party(&terms.recipient)?;
+        let provider = party(&terms.provider, agreement.provider_signature.as_ref())?;
+        let recipient = party(&terms.recipient, agreement.recipient_signature.as_ref())?;
         let refused =
             |e: safeport_protocol::agreement::AgreementError| format!("agreement refused: {e}");
         match (
@@ -338,17 +355,14 @@ impl App {
     pub fn check_page(&self, from: &AgencyId, page: &SyncPage) -> CheckedPage {
         let started = std::time::Instant::now();
         let book = self.agreements();
-        let mut keys: BTreeMap<AgencyId, PreparedKey> = BTreeMap::new();
-        let mut certificates: Vec<(AgencyId, String)> = Vec::new();
+        let mut certificates: Vec<(SignerCertificate, String)> = Vec::new();
         for pem in &page.certificates {
             // A certificate that does not verify is ignored; records that need it are refused.
-            if let Ok(identity) = self.verify_certificate(pem)
-                && let Ok(key) = identity.key.prepare()
-            {
-                certificates.push((identity.subject.agency.clone(), pem.clone()));
-                keys.insert(identity.subject.agency, key);
+            if let Ok(signer) = self.verify_signer(pem) {
+                certificates.push((signer, pem.clone()));
             }
         }
+        let keys = super::certificates::signers_by_agency(certificates.iter().map(|(s, _)| s));
         let checked = self.check_all(from, &page.items, &keys);
         CheckedPage {
             certificates,
@@ -377,17 +391,18 @@ impl App {
         // relayed from a third agency (an IWOL suggestion) reads its originator's certified
         // role from the store. A certificate that verifies is kept whatever its records do.
         let mut new_certificates = Vec::new();
-        for (agency, pem) in &checked.certificates {
-            if self.store.certificate(agency)?.as_deref() != Some(pem.as_str()) {
-                new_certificates.push((agency, pem));
+        for (signer, pem) in &checked.certificates {
+            if !self
+                .store
+                .holds_certificate(&signer.identity.subject.agency, pem)?
+            {
+                new_certificates.push((signer.clone(), pem.clone()));
             }
         }
         if !new_certificates.is_empty() {
             // A batch holds the store's write lock until it is committed.
             let mut batch = self.store.batch();
-            for (agency, pem) in new_certificates {
-                batch.put_certificate(agency, pem)?;
-            }
+            self.keep_certificates(&mut batch, &new_certificates)?;
             batch.commit()?;
         }
         let mut batch = self.store.batch();
@@ -544,15 +559,22 @@ impl App {
 /// originator key is already prepared.
 fn batch_verify(
     decoded: &[Result<RawRecord, String>],
-    keys: &BTreeMap<AgencyId, PreparedKey>,
+    keys: &BTreeMap<AgencyId, AgencySigners>,
 ) -> Vec<bool> {
     let mut verified = vec![false; decoded.len()];
+    // Each record is tried under the newest key that may have signed it; after a key rotation
+    // a record of the earlier key fails its batch and is verified one by one under each key.
     let candidates: Vec<(usize, &RawRecord, &PreparedKey)> = decoded
         .iter()
         .enumerate()
         .filter_map(|(index, raw)| {
             let raw = raw.as_ref().ok()?;
-            keys.get(&raw.header().origin).map(|key| (index, raw, key))
+            let header = raw.header();
+            let signer = keys
+                .get(&header.origin)?
+                .signing_at(header.created_at)
+                .next()?;
+            Some((index, raw, &signer.key))
         })
         .collect();
     for batch in candidates.chunks(VERIFY_BATCH) {

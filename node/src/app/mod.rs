@@ -10,6 +10,7 @@ mod access_tests;
 pub mod accounts;
 pub mod agreements;
 pub mod audit;
+pub(crate) mod certificates;
 mod credentials;
 pub mod detail;
 #[cfg(test)]
@@ -120,12 +121,6 @@ impl App {
         identity: Arc<NodeIdentity>,
         clock: fn() -> Timestamp,
     ) -> Result<Self, AppError> {
-        let mut batch = store.batch();
-        batch.put_certificate(
-            &identity.certificate.subject.agency,
-            &identity.certificate_pem,
-        )?;
-        batch.commit()?;
         let trust = RwLock::new(Trust {
             anchors: identity.anchors.clone(),
             crl: identity.crl.clone(),
@@ -147,6 +142,12 @@ impl App {
             accounts: Mutex::new(()),
             book_rebuild: Mutex::new(()),
         };
+        // The certificate this node runs with is its current one; it joins those of its
+        // earlier keys (after a key rotation, what they signed is still served with the
+        // certificate that verifies it).
+        let mut batch = app.store.batch();
+        batch.put_certificate(app.me(), &app.identity.certificate_pem)?;
+        batch.commit()?;
         app.refresh_agreements()?;
         for state in app.store.list_states()? {
             app.index_pdq_entries(&state.manifest.list)?;
@@ -250,8 +251,17 @@ impl App {
         agency: &AgencyId,
         certificate_pem: &str,
     ) -> Result<Committed, AppError> {
+        let signer = self
+            .verify_signer(certificate_pem)
+            .map_err(AppError::Invalid)?;
+        if &signer.identity.subject.agency != agency {
+            return Err(AppError::Invalid(format!(
+                "the certificate of admitted peer {agency} names {}",
+                signer.identity.subject.agency
+            )));
+        }
         let mut batch = self.store.batch();
-        batch.put_certificate(agency, certificate_pem)?;
+        self.keep_certificates(&mut batch, &[(signer, certificate_pem.to_owned())])?;
         let mut committed = batch.commit()?;
         for id in self.refresh_agreements()? {
             committed

@@ -70,7 +70,10 @@ impl App {
             || Err(AppError::Invalid("serving a page failed".into())),
         );
         let mut items = Vec::new();
-        let mut certificates: BTreeMap<AgencyId, String> = BTreeMap::new();
+        // Every certificate held of each originator: the receiver picks the one that signed
+        // each record (after a key rotation, older records carry the earlier key).
+        let mut certificates: BTreeMap<AgencyId, Vec<String>> = BTreeMap::new();
+        let mut certificate_count = 0usize;
         let mut next_cursor = after;
         let mut bytes = 0usize;
         for ((position, _), served) in entries.iter().zip(served) {
@@ -86,13 +89,13 @@ impl App {
                 Served::Disclosed(disclosed) => *disclosed,
             };
             let origin = raw.header().origin.clone();
-            if !certificates.contains_key(&origin) {
-                if certificates.len() >= MAX_PAGE_CERTIFICATES {
+            if let std::collections::btree_map::Entry::Vacant(entry) = certificates.entry(origin) {
+                let held = self.store.agency_certificates(entry.key())?;
+                if certificate_count + held.len() > MAX_PAGE_CERTIFICATES {
                     break;
                 }
-                if let Some(pem) = self.store.certificate(&origin)? {
-                    certificates.insert(origin, pem);
-                }
+                certificate_count += held.len();
+                entry.insert(held);
             }
             next_cursor = *position;
             bytes += raw.bytes().len();
@@ -104,7 +107,7 @@ impl App {
         }
         Ok(SyncPage {
             items,
-            certificates: certificates.into_values().collect(),
+            certificates: certificates.into_values().flatten().collect(),
             next_cursor,
             more: next_cursor < head,
         })

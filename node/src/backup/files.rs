@@ -220,6 +220,17 @@ pub(super) fn stream(
     to: Option<&Path>,
     max: u64,
 ) -> Result<(u64, [u8; 32]), BackupError> {
+    stream_observed(from, to, max, &mut |_| {})
+}
+
+/// [`stream`], telling `observe` after each chunk how many bytes of `from` were read and
+/// written so far (never more than `max`: a larger file fails before it is reported).
+pub(super) fn stream_observed(
+    from: &Path,
+    to: Option<&Path>,
+    max: u64,
+    observe: &mut dyn FnMut(u64),
+) -> Result<(u64, [u8; 32]), BackupError> {
     let limit = max.min(MAX_FILE_BYTES);
     let mut input = fs::File::open(from).map_err(io(from))?.take(limit + 1);
     let mut output = to
@@ -252,6 +263,7 @@ pub(super) fn stream(
         if let (Some(file), Some(to)) = (output.as_mut(), to) {
             file.write_all(&buffer[..n]).map_err(io(to))?;
         }
+        observe(size);
     }
     if let (Some(file), Some(to)) = (output, to) {
         file.sync_all().map_err(io(to))?;

@@ -14,8 +14,10 @@
 //! in the store (each certificate against the federation roots), fences the outboxes
 //! ([`Store::fence_outboxes`]), and only then renames the staging directory into place: a bad
 //! backup changes nothing. Keys, certificates, configuration and tokens are not in a backup.
+//! [`restore_with_progress`] reports how far it has come ([`RestoreStep`]) to its caller.
 
 mod files;
+mod progress;
 mod restore;
 #[cfg(test)]
 mod tests;
@@ -35,7 +37,8 @@ use crate::store::{Store, StoreError};
 pub use files::read_manifest;
 use files::{entries, io, is_hex, make_dir, prepare_empty, push_file, resolve_target, stream};
 use files::{sync_dir, write_new};
-pub use restore::{load_anchors, restore};
+pub use progress::{NoProgress, RestoreProgress, RestoreStep};
+pub use restore::{load_anchors, restore, restore_with_progress};
 
 /// The manifest's format name.
 pub const FORMAT: &str = "safeport-backup";

@@ -5,14 +5,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use safeport_protocol::keys::PreparedKey;
-use safeport_protocol::pki::{self, AgencyIdentity, CertError, CertPolicy, TrustAnchor};
-use safeport_protocol::{AgencyId, RawRecord, Role, Timestamp};
+use safeport_protocol::pki::{AgencySigners, CertError, TrustAnchor};
+use safeport_protocol::{AgencyId, RawRecord, Timestamp};
 
-use super::files::{check_listing, io, make_dir, read_bounded, resolve_target, stream, sync_dir};
+use super::files::{
+    check_listing, io, make_dir, read_bounded, resolve_target, stream_observed, sync_dir,
+};
 use super::{
-    BLOBS_DIR, BackupError, MAX_REPORTED_FAILURES, Manifest, OUTBOX_FENCE_GAP, RecordFailure,
-    RestoreOptions, RestoreReport, read_manifest,
+    BLOBS_DIR, BackupError, MAX_REPORTED_FAILURES, Manifest, NoProgress, OUTBOX_FENCE_GAP,
+    RecordFailure, RestoreOptions, RestoreProgress, RestoreReport, RestoreStep, read_manifest,
 };
 use crate::DB_DIR;
 use crate::store::Store;
@@ -26,6 +27,17 @@ pub fn restore(
     from: &Path,
     data_dir: &Path,
     options: &RestoreOptions,
+) -> Result<RestoreReport, BackupError> {
+    restore_with_progress(from, data_dir, options, &NoProgress)
+}
+
+/// [`restore`], telling `progress` how far it has come: the plan from the manifest, bytes
+/// copied, records checked, then the final steps.
+pub fn restore_with_progress(
+    from: &Path,
+    data_dir: &Path,
+    options: &RestoreOptions,
+    progress: &dyn RestoreProgress,
 ) -> Result<RestoreReport, BackupError> {
     if options.anchors.is_empty() {
         return Err(BackupError::NoRoots);
@@ -63,7 +75,12 @@ pub fn restore(
     let name = target.file_name().unwrap_or_default().to_string_lossy();
     let staging = parent.join(format!(".{name}.restore-{}", hex::encode(random)));
     make_dir(&staging)?;
-    let report = restore_into(from, &staging, &manifest, options).and_then(|report| {
+    progress.step(RestoreStep::Planned {
+        files: manifest.files.len(),
+        bytes: manifest.files.iter().map(|f| f.size).sum(),
+        records: manifest.record_count,
+    });
+    let report = restore_into(from, &staging, &manifest, options, progress).and_then(|report| {
         // Renaming onto an empty directory replaces it; onto a non-empty one it fails.
         fs::rename(&staging, &target).map_err(io(&target))?;
         sync_dir(&parent)?;
@@ -85,26 +102,42 @@ fn restore_into(
     staging: &Path,
     manifest: &Manifest,
     options: &RestoreOptions,
+    progress: &dyn RestoreProgress,
 ) -> Result<RestoreReport, BackupError> {
     let mut bytes = 0u64;
     let mut dirs = BTreeSet::from([staging.join(DB_DIR), staging.join(BLOBS_DIR)]);
     for dir in &dirs {
         make_dir(dir)?;
     }
-    for entry in &manifest.files {
+    for (copied, entry) in manifest.files.iter().enumerate() {
         let destination = staging.join(&entry.path);
         if let Some(parent) = destination.parent()
             && dirs.insert(parent.to_owned())
         {
             make_dir(parent)?;
         }
-        let (size, sha256) = stream(&from.join(&entry.path), Some(&destination), entry.size)?;
+        let before = bytes;
+        let (size, sha256) = stream_observed(
+            &from.join(&entry.path),
+            Some(&destination),
+            entry.size,
+            &mut |in_file| {
+                progress.step(RestoreStep::Copied {
+                    files: copied,
+                    bytes: before + in_file,
+                })
+            },
+        )?;
         let problem = if size != entry.size {
             "does not have the size the manifest lists"
         } else if hex::encode(sha256) != entry.sha256 {
             "does not match the SHA-256 the manifest lists"
         } else {
             bytes += size;
+            progress.step(RestoreStep::Copied {
+                files: copied + 1,
+                bytes,
+            });
             continue;
         };
         return Err(BackupError::File {
@@ -116,7 +149,12 @@ fn restore_into(
         sync_dir(dir)?;
     }
     let store = Store::open(staging.join(DB_DIR))?;
-    let checked = verify_records(&store, &options.anchors, Timestamp(manifest.created_at))?;
+    let checked = verify_records(
+        &store,
+        &options.anchors,
+        Timestamp(manifest.created_at),
+        progress,
+    )?;
     let total = checked.verified + checked.failed;
     if total != manifest.record_count {
         return Err(BackupError::CountMismatch {
@@ -134,6 +172,7 @@ fn restore_into(
             first: format!("record {}: {}", first.record, first.reason),
         });
     }
+    progress.step(RestoreStep::Finishing);
     let outboxes_fenced = store.fence_outboxes(&manifest.agency, OUTBOX_FENCE_GAP)?;
     drop(store);
     Ok(RestoreReport {
@@ -159,16 +198,17 @@ struct Checked {
 }
 
 /// Verifies every record of `store`: it decodes, is stored under its id, and its originator's
-/// signature verifies under the key of the originator's certificate held in the store, which
-/// must chain to `anchors` (checked at `at`, the backup's time; a certificate that had expired
-/// by then within its own validity). Revocation is not checked: no CRL is at hand offline,
-/// and a revocation does not undo a signature made before it.
+/// signature verifies under one of the originator's certificates held in the store (all of
+/// them, across key rotations) that chains to `anchors` (the roots checked at `at`, the
+/// backup's time) and was valid when the record was made. Revocation is not checked: no CRL is
+/// at hand offline; the restored node applies its CRL when it runs.
 fn verify_records(
     store: &Store,
     anchors: &[TrustAnchor],
     at: Timestamp,
+    progress: &dyn RestoreProgress,
 ) -> Result<Checked, BackupError> {
-    let mut keys: BTreeMap<AgencyId, Result<PreparedKey, String>> = BTreeMap::new();
+    let mut keys: BTreeMap<AgencyId, Result<AgencySigners, String>> = BTreeMap::new();
     let mut checked = Checked::default();
     store.visit_record_bytes(|key, bytes| {
         let (origin, outcome) = match RawRecord::decode(bytes) {
@@ -180,16 +220,20 @@ fn verify_records(
             Ok(raw) => {
                 let origin = &raw.header().origin;
                 if !keys.contains_key(origin) {
-                    let key = match store.certificate(origin)? {
-                        Some(pem) => certified_key(&pem, anchors, at, origin),
-                        None => Err(format!("no certificate of {origin} is held")),
-                    };
-                    keys.insert(origin.clone(), key);
+                    keys.insert(origin.clone(), origin_signers(store, anchors, at, origin)?);
                 }
+                let made = raw.header().created_at;
                 let outcome = match keys.get(origin) {
-                    Some(Ok(key)) => raw
-                        .verify_prepared(key)
-                        .map_err(|e| format!("signature of {origin}: {e}")),
+                    Some(Ok(signers)) => signers
+                        .signing_at(made)
+                        .any(|signer| raw.verify_prepared(&signer.key).is_ok())
+                        .then_some(())
+                        .ok_or_else(|| {
+                            format!(
+                                "signature of {origin}: no certificate valid when the record \
+                                 was made ({made}) verifies it"
+                            )
+                        }),
                     Some(Err(reason)) => Err(reason.clone()),
                     None => Err(format!("no certificate of {origin} is held")),
                 };
@@ -209,49 +253,35 @@ fn verify_records(
                 }
             }
         }
+        progress.step(RestoreStep::Checked {
+            records: checked.verified + checked.failed,
+            failed: checked.failed,
+        });
         Ok::<(), BackupError>(())
     })?;
     Ok(checked)
 }
 
-fn certified_key(
-    pem: &str,
+/// The signer keys of every certificate of `origin` held in the store, verified against the
+/// roots at `at` (no CRL offline), or why there are none.
+fn origin_signers(
+    store: &Store,
     anchors: &[TrustAnchor],
     at: Timestamp,
     origin: &AgencyId,
-) -> Result<PreparedKey, String> {
-    let identity = verify_certificate(pem, anchors, at)
-        .map_err(|e| format!("certificate of {origin}: {e}"))?;
-    if identity.subject.agency != *origin {
-        return Err(format!(
-            "the certificate held for {origin} names {}",
-            identity.subject.agency
-        ));
-    }
-    identity
-        .key
-        .prepare()
-        .map_err(|e| format!("certificate of {origin}: {e}"))
-}
-
-fn verify_certificate(
-    pem: &str,
-    anchors: &[TrustAnchor],
-    at: Timestamp,
-) -> Result<AgencyIdentity, CertError> {
-    let policy = CertPolicy {
-        allowed_roles: vec![Role::Hotline, Role::Lea, Role::Interpol],
-        expected_key: None,
-    };
-    match pki::verify_agency_certificate(pem, anchors, &[], at, &policy) {
-        Err(CertError::Expired { not_after, .. }) => {
-            pki::verify_agency_certificate(pem, anchors, &[], not_after, &policy)
-        }
-        Err(CertError::NotYetValid { not_before, .. }) => {
-            pki::verify_agency_certificate(pem, anchors, &[], not_before, &policy)
-        }
-        other => other,
-    }
+) -> Result<Result<AgencySigners, String>, BackupError> {
+    let (verified, refused) =
+        crate::app::certificates::stored_signer_certificates(store, anchors, None, at, origin)?;
+    let signers = crate::app::certificates::signers_by_agency(&verified)
+        .remove(origin)
+        .unwrap_or_default();
+    Ok(if !signers.is_empty() {
+        Ok(signers)
+    } else if let Some(reason) = refused.first() {
+        Err(format!("certificate of {origin}: {reason}"))
+    } else {
+        Err(format!("no certificate of {origin} is held"))
+    })
 }
 
 /// Reads federation root certificates (PEM files) for [`RestoreOptions::anchors`].

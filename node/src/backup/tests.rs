@@ -378,3 +378,133 @@ fn a_backup_refuses_a_blob_store_elsewhere() {
     let err = check_blob_dir(&node.store, &node.blobs, &node.path("elsewhere")).unwrap_err();
     assert!(matches!(err, BackupError::BlobDirElsewhere { .. }), "{err}");
 }
+
+/// Every step a restore reported, in order.
+fn restore_steps(
+    node: &Node,
+    target: &Path,
+    options: &RestoreOptions,
+) -> (Result<RestoreReport, BackupError>, Vec<RestoreStep>) {
+    let steps = std::cell::RefCell::new(Vec::new());
+    let record = |step: RestoreStep| steps.borrow_mut().push(step);
+    let result = restore_with_progress(&node.path("backup"), target, options, &record);
+    (result, steps.into_inner())
+}
+
+/// The (files, bytes) of each `Copied` step and the (records, failed) of each `Checked` one.
+type Counts = (Vec<(usize, u64)>, Vec<(u64, u64)>);
+
+fn counts(steps: &[RestoreStep]) -> Counts {
+    let mut copied = Vec::new();
+    let mut checked = Vec::new();
+    for step in steps {
+        match *step {
+            RestoreStep::Copied { files, bytes } => copied.push((files, bytes)),
+            RestoreStep::Checked { records, failed } => checked.push((records, failed)),
+            _ => {}
+        }
+    }
+    (copied, checked)
+}
+
+#[test]
+fn a_restore_reports_progress_up_to_the_manifests_totals() {
+    let node = node();
+    // A forged record too, so the failed count is seen moving.
+    let forged = record(&NodeKey::from_seed([5; 32]), "nl-hotline", 7);
+    node.store.insert_record(&forged).unwrap();
+    node.backup(&node.path("backup")).unwrap();
+    let manifest = read_manifest(&node.path("backup")).unwrap();
+    let planned_bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
+    let accepting = RestoreOptions {
+        accept_unverified: true,
+        ..node.options()
+    };
+
+    let (report, steps) = restore_steps(&node, &node.path("restored"), &accepting);
+    let report = report.unwrap();
+    assert_eq!(
+        steps.first(),
+        Some(&RestoreStep::Planned {
+            files: manifest.files.len(),
+            bytes: planned_bytes,
+            records: 4,
+        })
+    );
+    assert_eq!(steps.last(), Some(&RestoreStep::Finishing));
+    // Copying comes first, then checking; each kind appears in one run.
+    let phase = |step: &RestoreStep| match step {
+        RestoreStep::Planned { .. } => 0,
+        RestoreStep::Copied { .. } => 1,
+        RestoreStep::Checked { .. } => 2,
+        _ => 3,
+    };
+    assert!(steps.windows(2).all(|w| phase(&w[0]) <= phase(&w[1])));
+
+    let (copied, checked) = counts(&steps);
+    // Bytes never go back and every step moves on (a file's last chunk, then the file done).
+    assert!(copied.windows(2).all(|w| w[0].1 <= w[1].1 && w[0] < w[1]));
+    assert_eq!(
+        copied.last(),
+        Some(&(manifest.files.len(), planned_bytes)),
+        "{copied:?}"
+    );
+    assert_eq!(report.bytes, planned_bytes);
+    // One step per record, in order; the forged one counted as failed.
+    assert_eq!(checked.len(), 4);
+    assert!(
+        checked
+            .iter()
+            .enumerate()
+            .all(|(n, (records, _))| *records == n as u64 + 1)
+    );
+    assert!(checked.windows(2).all(|w| w[0].1 <= w[1].1));
+    assert_eq!(checked.last(), Some(&(4, 1)));
+    assert_eq!(
+        (report.records_verified, report.records_failed),
+        (3, 1),
+        "the last step agrees with the report"
+    );
+}
+
+#[test]
+fn a_refused_restore_stops_its_progress_where_it_failed() {
+    let node = node();
+    node.backup(&node.path("backup")).unwrap();
+    let manifest = read_manifest(&node.path("backup")).unwrap();
+    let planned_bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
+    // The last file copied is damaged: everything before it is copied, nothing checked.
+    let last = node
+        .path("backup")
+        .join(&manifest.files.last().unwrap().path);
+    let mut bytes = fs::read(&last).unwrap();
+    bytes[0] ^= 1;
+    fs::write(&last, &bytes).unwrap();
+
+    let (result, steps) = restore_steps(&node, &node.path("restored"), &node.options());
+    assert!(matches!(result, Err(BackupError::File { .. })));
+    let (copied, checked) = counts(&steps);
+    let (files, copied_bytes) = *copied.last().unwrap();
+    assert_eq!(files, manifest.files.len() - 1);
+    assert_eq!(
+        copied_bytes, planned_bytes,
+        "the damaged file was read whole"
+    );
+    assert!(checked.is_empty());
+    assert!(!steps.contains(&RestoreStep::Finishing));
+
+    // Records that do not verify (without --accept-unverified) stop it after checking.
+    bytes[0] ^= 1;
+    fs::write(&last, &bytes).unwrap();
+    let foreign = NodeKey::from_seed([11; 32]);
+    let validity = Validity::days_from(Timestamp::from_secs(1_780_000_000), 3650);
+    let other_root = pki::create_root(&foreign, "Other Federation", validity, [1; 16]).unwrap();
+    let options = RestoreOptions {
+        anchors: vec![TrustAnchor::from_pem(&other_root).unwrap()],
+        accept_unverified: false,
+    };
+    let (result, steps) = restore_steps(&node, &node.path("restored"), &options);
+    assert!(matches!(result, Err(BackupError::Unverified { .. })));
+    assert_eq!(counts(&steps).1.last(), Some(&(3, 3)));
+    assert!(!steps.contains(&RestoreStep::Finishing));
+}

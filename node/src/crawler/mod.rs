@@ -294,11 +294,11 @@ impl Crawler {
 /// database and the local hash list).
 pub fn setup(
     config: &crate::config::NodeConfig,
-    node_key_seed: &[u8; 32],
+    blob_key: &crate::blob_key::BlobKey,
 ) -> Result<(BlobStore, Crawler), String> {
-    let blobs = BlobStore::open(
+    let blobs = BlobStore::open_with_key(
         &config.hotline.blob_dir,
-        node_key_seed,
+        blob_key,
         config.crawler.max_media_bytes,
     )
     .map_err(|e| e.to_string())?;

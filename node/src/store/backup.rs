@@ -218,8 +218,16 @@ mod tests {
         batch
             .enqueue(&agency("nl-police"), &RecordId([2; 32]))
             .unwrap();
-        batch.put_certificate(&agency("interpol"), "pem").unwrap();
-        batch.put_certificate(&agency("nl-hotline"), "pem").unwrap();
+        batch.batch.put_cf(
+            store.cf(Table::Certificates).unwrap(),
+            KeyWriter::new().str("interpol").finish(),
+            "pem",
+        );
+        batch.batch.put_cf(
+            store.cf(Table::Certificates).unwrap(),
+            KeyWriter::new().str("nl-hotline").finish(),
+            "pem",
+        );
         batch.commit().unwrap();
 
         assert_eq!(store.fence_outboxes("nl-hotline", 1000).unwrap(), 2);

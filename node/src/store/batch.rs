@@ -257,8 +257,10 @@ impl StoreBatch<'_> {
         Ok(())
     }
 
-    /// Keeps the latest verified certificate of an agency.
+    /// Makes a verified certificate the agency's current one (and keeps it among all its
+    /// certificates, see `certificates.rs`).
     pub fn put_certificate(&mut self, agency: &AgencyId, pem: &str) -> Result<(), StoreError> {
+        self.add_agency_certificate(agency, pem)?;
         let key = KeyWriter::new().str(agency.as_str()).finish();
         self.batch
             .put_cf(self.store.cf(Table::Certificates)?, key, pem.as_bytes());

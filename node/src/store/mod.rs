@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod backup;
 mod batch;
+pub mod certificates;
 pub mod codec;
 mod federation;
 pub mod hashlists;
@@ -37,7 +38,7 @@ use thiserror::Error;
 use codec::{CodecError, KeyReader, KeyWriter, prefix_upper_bound};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_SCHEMA_VERSION: u64 = 2;
+pub const CURRENT_SCHEMA_VERSION: u64 = 3;
 
 /// Upper bound on the entries one page query returns, whatever limit the caller asks for.
 pub const MAX_PAGE: usize = 1000;
@@ -60,8 +61,26 @@ pub(crate) const META_RECORD_COUNT: &str = "record_count";
 /// not at all.
 type Migration = fn(&DB, &mut WriteBatch) -> Result<(), StoreError>;
 
+/// A table's column family, for migrations (which run on the raw database before [`Store`]
+/// exists).
+pub(super) fn migration_cf(db: &DB, table: Table) -> Result<&ColumnFamily, StoreError> {
+    db.cf_handle(table.name())
+        .ok_or(StoreError::MissingTable(table.name()))
+}
+
+/// RocksDB's error as a [`StoreError`], for migrations.
+pub(super) fn migration_db_err(db: &DB) -> impl Fn(rocksdb::Error) -> StoreError + '_ {
+    move |source| StoreError::Db {
+        path: db.path().to_path_buf(),
+        source,
+    }
+}
+
 /// The migration chain: `(from_version, step)` upgrades `from_version` to `from_version + 1`.
-const MIGRATIONS: &[(u64, Migration)] = &[(1, revisions::migrate_index_revisions)];
+const MIGRATIONS: &[(u64, Migration)] = &[
+    (1, revisions::migrate_index_revisions),
+    (2, certificates::migrate_agency_certificates),
+];
 
 /// The column families of the store. Their names come only from here; a change of a table's key
 /// or value layout gets a new name (and a migration), never a silent reinterpretation.
@@ -85,8 +104,11 @@ pub enum Table {
     OutboxIndex,
     /// How far this node has pulled each peer's outbox: `peer` -> position.
     Cursors,
-    /// Latest verified certificate of each agency: `agency` -> PEM.
+    /// Newest verified certificate of each agency: `agency` -> PEM.
     Certificates,
+    /// Every verified certificate of each agency: `(agency, not_before secs, serial)` -> PEM
+    /// (schema 3; node key rotations).
+    AgencyCertificates,
     /// Records refused at ingest: `(received_at, id[32])` -> canonical `Rejection`.
     Rejections,
     /// Peers an admin configured: `agency` -> multiaddr text.
@@ -131,7 +153,7 @@ pub enum Table {
 
 impl Table {
     /// Every table, in creation order.
-    pub const ALL: [Table; 28] = [
+    pub const ALL: [Table; 29] = [
         Table::Meta,
         Table::Records,
         Table::RecordsByOrigin,
@@ -160,6 +182,7 @@ impl Table {
         Table::ReportRevisions,
         Table::SavedSearches,
         Table::Users,
+        Table::AgencyCertificates,
     ];
 
     /// The column family name, including the table's layout version.
@@ -193,6 +216,7 @@ impl Table {
             Table::ReportRevisions => "report_revisions_v1",
             Table::SavedSearches => "saved_searches_v1",
             Table::Users => "users_v1",
+            Table::AgencyCertificates => "agency_certificates_v1",
         }
     }
 }

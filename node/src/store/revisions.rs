@@ -99,14 +99,8 @@ impl StoreBatch<'_> {
 /// decode is left out of the index (it is still stored and still reported by whatever reads
 /// it), so an upgrade never fails on one bad record.
 pub(super) fn migrate_index_revisions(db: &DB, batch: &mut WriteBatch) -> Result<(), StoreError> {
-    let cf = |table: Table| {
-        db.cf_handle(table.name())
-            .ok_or(StoreError::MissingTable(table.name()))
-    };
-    let db_err = |source| StoreError::Db {
-        path: db.path().to_path_buf(),
-        source,
-    };
+    let cf = |table: Table| super::migration_cf(db, table);
+    let db_err = super::migration_db_err(db);
     let prefix = KeyWriter::new().u8(RecordType::Report as u8).finish();
     let iter = db.iterator_cf(
         cf(Table::RecordsByType)?,
@@ -114,14 +108,14 @@ pub(super) fn migrate_index_revisions(db: &DB, batch: &mut WriteBatch) -> Result
     );
     let mut indexed = 0u64;
     for entry in iter {
-        let (key, _) = entry.map_err(db_err)?;
+        let (key, _) = entry.map_err(&db_err)?;
         if !key.starts_with(&prefix) {
             break;
         }
         let Ok(id) = <[u8; 32]>::try_from(&key[prefix.len()..]) else {
             continue;
         };
-        let Some(bytes) = db.get_cf(cf(Table::Records)?, id).map_err(db_err)? else {
+        let Some(bytes) = db.get_cf(cf(Table::Records)?, id).map_err(&db_err)? else {
             continue;
         };
         let Ok(raw) = RawRecord::decode(&bytes) else {

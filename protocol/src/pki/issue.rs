@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use super::contact::{Contact, ContactError};
-use super::{AgencySubject, MAX_CRL_ENTRIES, Validity};
+use super::{AgencySubject, MAX_CRL_ENTRIES, RevocationReason, Validity};
 use crate::ids::{Role, Timestamp};
 use crate::keys::{NodeKey, PublicKey};
 
@@ -234,13 +234,26 @@ pub fn issue_agency_certificate_with_contact(
     Ok(certificate.pem())
 }
 
-/// A revoked certificate: its serial (hex, as printed by `cert verify`) and when.
+/// A revoked certificate: its serial (hex, as printed by `cert verify`), when and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revocation {
     /// Serial number in hex.
     pub serial: String,
     /// When the authority revoked it.
     pub revoked_at: Timestamp,
+    /// Why (written as the entry's reasonCode extension unless unspecified).
+    pub reason: RevocationReason,
+}
+
+fn crl_reason(reason: RevocationReason) -> Option<rcgen::RevocationReason> {
+    match reason {
+        RevocationReason::Unspecified => None,
+        RevocationReason::KeyCompromise => Some(rcgen::RevocationReason::KeyCompromise),
+        RevocationReason::Superseded => Some(rcgen::RevocationReason::Superseded),
+        RevocationReason::CessationOfOperation => {
+            Some(rcgen::RevocationReason::CessationOfOperation)
+        }
+    }
 }
 
 /// Creates a CRL signed by the authority (PEM).
@@ -265,7 +278,7 @@ pub fn create_crl(
             Ok(RevokedCertParams {
                 serial_number: SerialNumber::from_slice(&serial),
                 revocation_time: to_datetime(r.revoked_at)?,
-                reason_code: None,
+                reason_code: crl_reason(r.reason),
                 invalidity_date: None,
             })
         })

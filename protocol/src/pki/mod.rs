@@ -11,6 +11,7 @@
 
 pub mod contact;
 pub mod issue;
+pub mod signer;
 pub mod verify;
 
 use crate::ids::{AgencyId, Country, Role, Timestamp};
@@ -20,6 +21,10 @@ pub use contact::{Contact, ContactError};
 pub use issue::{
     IssueError, Revocation, create_crl, create_root, issue_agency_certificate,
     issue_agency_certificate_with_contact,
+};
+pub use signer::{
+    AgencySigners, CertificateFacts, MAX_AGENCY_CERTIFICATES, SignerCertificate, SignerKey,
+    certificate_facts, verify_signer_certificate,
 };
 pub use verify::{
     CertError, CertPolicy, Crl, TrustAnchor, certificate_contact, certificate_serial,
@@ -42,6 +47,90 @@ pub struct AgencySubject {
     pub country: Country,
     /// The agency's display name (certificate O), e.g. "Meldpunt Kinderporno".
     pub organisation: String,
+}
+
+/// Why the authority revoked a certificate: the RFC 5280 reason codes Safeport tells apart.
+/// A revocation without a reason, or with one not listed here, counts as a compromise.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevocationReason {
+    /// No reason given: nothing signed with the key counts any more, whenever it was signed.
+    #[default]
+    Unspecified,
+    /// The key leaked or may have: nothing signed with it counts, whenever it was signed.
+    KeyCompromise,
+    /// Replaced by a newer certificate (a node key rotation): the key can no longer connect,
+    /// but what it signed before the revocation still counts.
+    Superseded,
+    /// The agency's node stopped operating: as [`RevocationReason::Superseded`].
+    CessationOfOperation,
+}
+
+impl RevocationReason {
+    /// Every reason, for parsing and listing.
+    pub const ALL: [RevocationReason; 4] = [
+        RevocationReason::Unspecified,
+        RevocationReason::KeyCompromise,
+        RevocationReason::Superseded,
+        RevocationReason::CessationOfOperation,
+    ];
+
+    /// The name used on the command line and in the authority's ledger.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationReason::Unspecified => "unspecified",
+            RevocationReason::KeyCompromise => "key-compromise",
+            RevocationReason::Superseded => "superseded",
+            RevocationReason::CessationOfOperation => "cessation-of-operation",
+        }
+    }
+
+    /// Reads a name written by [`RevocationReason::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == name)
+    }
+
+    /// Whether records signed before the revocation still count: the key was retired, not
+    /// lost.
+    pub fn keeps_earlier_signatures(self) -> bool {
+        matches!(
+            self,
+            RevocationReason::Superseded | RevocationReason::CessationOfOperation
+        )
+    }
+
+    /// The RFC 5280 reason code (`None` for [`RevocationReason::Unspecified`], which CRLs leave
+    /// out).
+    pub fn code(self) -> Option<u8> {
+        match self {
+            RevocationReason::Unspecified => None,
+            RevocationReason::KeyCompromise => Some(1),
+            RevocationReason::Superseded => Some(4),
+            RevocationReason::CessationOfOperation => Some(5),
+        }
+    }
+
+    /// The reason of an RFC 5280 code; codes Safeport does not tell apart are
+    /// [`RevocationReason::Unspecified`] (the strict reading).
+    pub fn from_code(code: Option<u8>) -> Self {
+        match code {
+            Some(1) => RevocationReason::KeyCompromise,
+            Some(4) => RevocationReason::Superseded,
+            Some(5) => RevocationReason::CessationOfOperation,
+            _ => RevocationReason::Unspecified,
+        }
+    }
 }
 
 /// A validity window: `not_before <= t <= not_after` (X.509 semantics, whole seconds).

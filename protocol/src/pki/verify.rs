@@ -12,8 +12,8 @@ use x509_parser::x509::X509Name;
 
 use super::contact::{Contact, ContactError};
 use super::{
-    AgencyIdentity, AgencySubject, MAX_CRL_ENTRIES, MAX_PEM_BYTES, Validity, VerifiedAgency,
-    serial_hex,
+    AgencyIdentity, AgencySubject, MAX_CRL_ENTRIES, MAX_PEM_BYTES, RevocationReason, Validity,
+    VerifiedAgency, serial_hex,
 };
 use crate::ids::{AgencyId, Country, Role, Timestamp};
 use crate::keys::{PublicKey, Signature};
@@ -129,8 +129,8 @@ pub struct Crl {
     crl_number: Option<String>,
     this_update: Timestamp,
     next_update: Option<Timestamp>,
-    /// (serial hex, revoked at), sorted by serial.
-    revoked: Vec<(String, Timestamp)>,
+    /// (serial hex, revoked at, why), sorted by serial.
+    revoked: Vec<(String, Timestamp, RevocationReason)>,
 }
 
 /// What a verification accepts.
@@ -142,7 +142,7 @@ pub struct CertPolicy {
     pub expected_key: Option<PublicKey>,
 }
 
-fn pem_der(pem: &str, expected: &'static str) -> Result<Vec<u8>, CertError> {
+pub(super) fn pem_der(pem: &str, expected: &'static str) -> Result<Vec<u8>, CertError> {
     let bad = |detail: String| CertError::Pem { expected, detail };
     if pem.len() > MAX_PEM_BYTES {
         return Err(bad(format!("larger than {MAX_PEM_BYTES} bytes")));
@@ -155,7 +155,7 @@ fn pem_der(pem: &str, expected: &'static str) -> Result<Vec<u8>, CertError> {
     Ok(parsed.contents)
 }
 
-fn time_of(t: x509_parser::time::ASN1Time) -> Timestamp {
+pub(super) fn time_of(t: x509_parser::time::ASN1Time) -> Timestamp {
     Timestamp::from_secs(u64::try_from(t.timestamp()).unwrap_or(0))
 }
 
@@ -198,7 +198,10 @@ fn check_ed25519(algorithm: &Oid<'_>, what: &'static str) -> Result<(), CertErro
     }
 }
 
-fn ed25519_key(cert: &X509Certificate<'_>, what: &'static str) -> Result<PublicKey, CertError> {
+pub(super) fn ed25519_key(
+    cert: &X509Certificate<'_>,
+    what: &'static str,
+) -> Result<PublicKey, CertError> {
     let spki = cert.public_key();
     check_ed25519(&spki.algorithm.algorithm, what)?;
     let bytes: [u8; 32] = spki
@@ -217,7 +220,7 @@ fn signature_of(bytes: &[u8], what: &'static str) -> Result<Signature, CertError
     Ok(Signature(bytes))
 }
 
-fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>, CertError> {
+pub(super) fn parse_certificate(der: &[u8]) -> Result<X509Certificate<'_>, CertError> {
     let (rest, cert) = X509Certificate::from_der(der)
         .map_err(|e| CertError::Malformed(format!("certificate ({e})")))?;
     if !rest.is_empty() {
@@ -294,7 +297,7 @@ fn find_anchor<'a>(
         })
 }
 
-fn check_time(validity: Validity, now: Timestamp) -> Result<(), CertError> {
+pub(super) fn check_time(validity: Validity, now: Timestamp) -> Result<(), CertError> {
     // X.509 validity is inclusive at both ends, in whole seconds.
     let now_secs = Timestamp::from_secs(now.as_secs());
     if now_secs < validity.not_before {
@@ -333,9 +336,11 @@ impl Crl {
             if revoked.len() == MAX_CRL_ENTRIES {
                 return Err(CertError::CrlTooLarge);
             }
+            let reason = RevocationReason::from_code(entry.reason_code().map(|(_, code)| code.0));
             revoked.push((
                 serial_hex(&entry.user_certificate.to_bytes_be()),
                 time_of(entry.revocation_date),
+                reason,
             ));
         }
         revoked.sort();
@@ -368,11 +373,11 @@ impl Crl {
         self.revoked.is_empty()
     }
 
-    fn revocation_of(&self, serial: &str) -> Option<Timestamp> {
+    fn revocation_of(&self, serial: &str) -> Option<(Timestamp, RevocationReason)> {
         self.revoked
-            .binary_search_by(|(s, _)| s.as_str().cmp(serial))
+            .binary_search_by(|(s, _, _)| s.as_str().cmp(serial))
             .ok()
-            .map(|i| self.revoked[i].1)
+            .map(|i| (self.revoked[i].1, self.revoked[i].2))
     }
 }
 
@@ -500,6 +505,23 @@ pub fn verify_agency_certificate_with_contact(
     now: Timestamp,
     policy: &CertPolicy,
 ) -> Result<VerifiedAgency, CertError> {
+    verify_certificate_at(pem, anchors, crls, now, Some(now), policy).map(|(verified, _)| verified)
+}
+
+/// The one certificate check behind every public verification: everything is judged at `now`
+/// except the certificate's own validity window, which is checked at `valid_at` when given.
+/// `None` verifies a signer of records ([`super::signer`]): the caller checks the window against
+/// each record's creation time, and a certificate revoked for a reason that keeps earlier
+/// signatures is accepted with its revocation time returned (the caller counts only records
+/// made before it).
+pub(super) fn verify_certificate_at(
+    pem: &str,
+    anchors: &[TrustAnchor],
+    crls: &[Crl],
+    now: Timestamp,
+    valid_at: Option<Timestamp>,
+    policy: &CertPolicy,
+) -> Result<(VerifiedAgency, Option<Timestamp>), CertError> {
     let der = pem_der(pem, "CERTIFICATE")?;
     let cert = parse_certificate(&der)?;
     check_ed25519(&cert.signature_algorithm.algorithm, "agency certificate")?;
@@ -514,16 +536,26 @@ pub fn verify_agency_certificate_with_contact(
         not_before: time_of(cert.validity().not_before),
         not_after: time_of(cert.validity().not_after),
     };
-    check_time(validity, now)?;
+    if let Some(at) = valid_at {
+        check_time(validity, at)?;
+    }
     let serial = serial_hex(cert.raw_serial());
+    let mut retired_at = None;
     for crl in crls.iter().filter(|crl| crl.issuer_der == anchor.name_der) {
         if let Some(next_update) = crl.next_update
             && now > next_update
         {
             return Err(CertError::CrlStale { next_update, now });
         }
-        if let Some(revoked_at) = crl.revocation_of(&serial) {
-            return Err(CertError::Revoked { serial, revoked_at });
+        match crl.revocation_of(&serial) {
+            None => {}
+            Some((revoked_at, reason))
+                if valid_at.is_none() && reason.keeps_earlier_signatures() =>
+            {
+                retired_at =
+                    Some(retired_at.map_or(revoked_at, |at: Timestamp| at.min(revoked_at)));
+            }
+            Some((revoked_at, _)) => return Err(CertError::Revoked { serial, revoked_at }),
         }
     }
     if is_ca(&cert)? {
@@ -549,7 +581,7 @@ pub fn verify_agency_certificate_with_contact(
             presented,
         });
     }
-    Ok(VerifiedAgency {
+    let verified = VerifiedAgency {
         identity: AgencyIdentity {
             subject,
             key,
@@ -558,7 +590,8 @@ pub fn verify_agency_certificate_with_contact(
             issuer: anchor.common_name.clone(),
         },
         contact,
-    })
+    };
+    Ok((verified, retired_at))
 }
 
 /// The serial number (hex) of a certificate, without verifying it (for `ca revoke --cert`).

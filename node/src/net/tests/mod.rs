@@ -8,7 +8,9 @@ use harness::*;
 
 use std::time::Duration;
 
-use safeport_protocol::pki::{Crl, Revocation, Validity, create_crl, create_root};
+use safeport_protocol::pki::{
+    Crl, Revocation, RevocationReason, Validity, create_crl, create_root,
+};
 use safeport_protocol::{NodeKey, Timestamp};
 
 use super::*;
@@ -73,6 +75,7 @@ async fn bad_certificates_are_refused_and_their_requests_never_reach_the_applica
         &[Revocation {
             serial: safeport_protocol::pki::certificate_serial(&revoked_pem).unwrap(),
             revoked_at: Timestamp::from_secs(START + 3600),
+            reason: RevocationReason::KeyCompromise,
         }],
         1,
         Timestamp::from_secs(START + 3600),
@@ -273,6 +276,7 @@ async fn revoking_an_admitted_peer_disconnects_it() {
             serial: safeport_protocol::pki::certificate_serial(&police_identity.certificate_pem)
                 .unwrap(),
             revoked_at: Timestamp::from_secs(START + 3600),
+            reason: RevocationReason::KeyCompromise,
         }],
         1,
         Timestamp::from_secs(START + 3600),
