@@ -128,6 +128,21 @@ fn write_contents(
     Ok(())
 }
 
+/// Makes the renames in `path`'s directory durable (after atomic replacements that must
+/// survive a crash together).
+pub fn sync_parent(path: &Path) -> Result<(), FileError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|reason| FileError::Write {
+            path: dir.to_owned(),
+            reason,
+        })
+}
+
 /// Mode of files holding private keys.
 pub const SECRET_MODE: u32 = 0o600;
 /// Mode of public files (certificates, public keys, CRLs, configs).

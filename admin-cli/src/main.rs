@@ -289,6 +289,16 @@ enum NodeCommand {
         #[arg(long)]
         cert: PathBuf,
     },
+    /// Let the node's current key open its media key too, opened with an earlier key: for a
+    /// backup from before a key rotation restored under the current key (node stopped).
+    RewrapMediaKey {
+        /// The node's configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The earlier key (e.g. node.key.<serial>.retired).
+        #[arg(long)]
+        from_key: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -456,6 +466,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Node(NodeCommand::NewKey { dir }) => {
             print(&safeport_admin::rotate::new_key(&dir)?, cli.json)
         }
+        Command::Node(NodeCommand::RewrapMediaKey { config, from_key }) => print(
+            &safeport_admin::rotate::rewrap_media_key_from(&config, &from_key)?,
+            cli.json,
+        ),
         Command::Node(NodeCommand::InstallKey { config, key, cert }) => print(
             &safeport_admin::rotate::install_key(&config, &key, &cert, now)?,
             cli.json,

@@ -113,8 +113,24 @@ pub fn verify(
     }
     let pem = std::str::from_utf8(get(CERTIFICATE)?)
         .map_err(|_| bad(path, format!("{CERTIFICATE} is not text")))?;
-    let identity = pki::verify_agency_certificate(pem, &anchors, &crls, at, &CertPolicy::default())
-        .map_err(|reason| bad(path, format!("the signing node's certificate: {reason}")))?;
+    // The certificate must have been valid when the package was composed (a later key
+    // rotation retires it as superseded, which keeps what it signed before), and must not be
+    // revoked otherwise now.
+    let composed_at = crate::parse_time(&manifest.composed_at)
+        .map_err(|e| bad(path, format!("composed_at: {e}")))?;
+    let signer =
+        pki::verify_signer_certificate(pem, &anchors, &crls, at, &CertPolicy::default())
+            .map_err(|reason| bad(path, format!("the signing node's certificate: {reason}")))?;
+    if !signer.signs_at(composed_at) {
+        return Err(bad(
+            path,
+            format!(
+                "the signing node's certificate was not valid when the package was composed ({})",
+                manifest.composed_at
+            ),
+        ));
+    }
+    let identity = signer.identity;
     let signature: [u8; 64] = get(SIGNATURE)?.try_into().map_err(|_| {
         bad(
             path,

@@ -14,7 +14,7 @@ use safeport_node::blob_key;
 use safeport_node::config::NodeConfig;
 use safeport_node::store::Store;
 use safeport_protocol::pki::{self, CertPolicy, Crl, TrustAnchor};
-use safeport_protocol::{NodeKey, Role, Timestamp};
+use safeport_protocol::{AgencyId, NodeKey, Role, Timestamp};
 use serde::Serialize;
 
 use crate::AdminError;
@@ -75,9 +75,11 @@ fn cert_err(path: &Path) -> impl Fn(pki::CertError) -> AdminError + '_ {
 }
 
 /// Checks `new_key` and `new_certificate` against the node configured in `config_file` and
-/// installs them in place of its key and certificate. Refused (nothing changed) unless the new
-/// certificate verifies now against the node's roots and CRL, certifies the new key, names the
-/// same agency and role as the current certificate, and is newer than it.
+/// installs them in place of its key and certificate. Refused before anything is written
+/// unless the new certificate verifies now against the node's roots and CRL, certifies the new
+/// key, names the same agency and role as the current certificate, and is newer than it, and
+/// the node's key file holds the current certificate's key. Every file is replaced atomically;
+/// an interrupted run is finished by running it again with the same arguments.
 pub fn install_key(
     config_file: &Path,
     new_key_file: &Path,
@@ -147,39 +149,54 @@ pub fn install_key(
             current.serial
         )));
     }
-    let current_key_pem = files::read_text(key_file)?;
-    let current_key =
-        NodeKey::from_pkcs8_pem(&current_key_pem).map_err(|reason| AdminError::Key {
-            path: key_file.clone(),
-            reason,
-        })?;
-    if current_key.public() != current.key {
+    let retired_key_file = with_suffix(key_file, &format!("{}.retired", current.serial));
+    let retired_certificate_file =
+        with_suffix(certificate_file, &format!("{}.retired", current.serial));
+    let installed_key_pem = files::read_text(key_file)?;
+    // Run again after an interruption between replacing the key and the certificate: the key
+    // is the new one already, and the retired pair and the media key's wrapping are in place.
+    let resuming = installed_key_pem == new_key_pem;
+    let retired_key_pem = if resuming {
+        files::read_text(&retired_key_file)?
+    } else {
+        installed_key_pem
+    };
+    let retired_key = read_key(&retired_key_pem, key_file)?;
+    if retired_key.public() != current.key {
         return Err(AdminError::Invalid(format!(
             "{} does not hold the key {} certifies",
             key_file.display(),
             certificate_file.display()
         )));
     }
-    rewrap_media_key(&config, &current_key, &new_key)?;
-    let retired_key_file = with_suffix(key_file, &format!("{}.retired", current.serial));
-    let retired_certificate_file =
-        with_suffix(certificate_file, &format!("{}.retired", current.serial));
-    files::write_file(
-        &retired_key_file,
-        &current_key_pem,
-        SECRET_MODE,
-        Overwrite::Never,
-    )?;
-    files::write_file(
-        &retired_certificate_file,
-        &current_pem,
-        PUBLIC_MODE,
-        Overwrite::Never,
-    )?;
-    // Each file is replaced atomically; a crash between the two leaves a node that refuses to
-    // start with a key that does not match its certificate, and the retired pair beside them.
+    if !resuming {
+        files::write_file(
+            &retired_key_file,
+            &retired_key_pem,
+            SECRET_MODE,
+            Overwrite::Replace,
+        )?;
+        files::write_file(
+            &retired_certificate_file,
+            &current_pem,
+            PUBLIC_MODE,
+            Overwrite::Replace,
+        )?;
+        rewrap_media_key(
+            &config,
+            &new.identity.subject.agency,
+            &retired_key,
+            &new_key,
+        )?;
+        // The key before the certificate: a crash between the two leaves a node that refuses
+        // to start (its key does not match its certificate) until this command, run again
+        // with the same arguments, finishes the job.
+        files::write_file(key_file, &new_key_pem, SECRET_MODE, Overwrite::Replace)?;
+    }
     files::write_file(certificate_file, &new_pem, PUBLIC_MODE, Overwrite::Replace)?;
-    files::write_file(key_file, &new_key_pem, SECRET_MODE, Overwrite::Replace)?;
+    for file in [key_file, certificate_file] {
+        files::sync_parent(file)?;
+    }
     // The key now lives at the node's key path; a second copy is not left lying around.
     let leftover = std::fs::remove_file(new_key_file)
         .err()
@@ -200,11 +217,19 @@ pub fn install_key(
     })
 }
 
+fn read_key(pem: &str, path: &Path) -> Result<NodeKey, AdminError> {
+    NodeKey::from_pkcs8_pem(pem).map_err(|reason| AdminError::Key {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
 /// Wraps the node's media key for the next key as well (`blob_key.rs`), in the node's database,
 /// which must not be in use: the node is stopped for a rotation. A node that never started has
 /// no database and no media yet.
 fn rewrap_media_key(
     config: &NodeConfig,
+    agency: &AgencyId,
     current: &NodeKey,
     next: &NodeKey,
 ) -> Result<(), AdminError> {
@@ -218,7 +243,7 @@ fn rewrap_media_key(
             db.display()
         ))
     })?;
-    blob_key::add_next_key(&store, current, next)
+    blob_key::add_next_key(&store, agency, current, next)
         .map_err(|e| AdminError::Invalid(format!("re-wrapping the media key: {e}")))
 }
 
@@ -227,4 +252,45 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     name.push(".");
     name.push(suffix);
     PathBuf::from(name)
+}
+
+/// What `node rewrap-media-key` did.
+#[derive(Debug, Serialize)]
+pub struct RewrapOutput {
+    /// The node's database.
+    pub database: PathBuf,
+    /// The public key (hex) that can now open the media key too.
+    pub now_opens_with: String,
+}
+
+/// Wraps the media key of the node configured in `config_file` for the key in its key file,
+/// opening it with `from_key_file` (an earlier key): for a backup from before a key rotation,
+/// restored under the current key. The node must be stopped.
+pub fn rewrap_media_key_from(
+    config_file: &Path,
+    from_key_file: &Path,
+) -> Result<RewrapOutput, AdminError> {
+    let config = NodeConfig::load(config_file)
+        .map_err(|e| AdminError::Invalid(format!("{}: {e}", config_file.display())))?;
+    let current = read_key(
+        &files::read_text(&config.node.key_file)?,
+        &config.node.key_file,
+    )?;
+    let earlier = read_key(&files::read_text(from_key_file)?, from_key_file)?;
+    let certificate = files::read_text(&config.node.certificate)?;
+    let facts = pki::certificate_facts(&certificate).map_err(cert_err(&config.node.certificate))?;
+    let agency = AgencyId::new(&facts.common_name)
+        .map_err(|e| AdminError::Invalid(format!("{}: {e}", config.node.certificate.display())))?;
+    let database = config.node.data_dir.join(safeport_node::DB_DIR);
+    if !database.exists() {
+        return Err(AdminError::Invalid(format!(
+            "{} does not exist: nothing to re-wrap",
+            database.display()
+        )));
+    }
+    rewrap_media_key(&config, &agency, &earlier, &current)?;
+    Ok(RewrapOutput {
+        database,
+        now_opens_with: current.public().to_hex(),
+    })
 }

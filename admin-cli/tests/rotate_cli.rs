@@ -53,33 +53,7 @@ fn issue(ca: &Path, public_key: &Path, agency: &str, out: &Path) -> String {
 #[test]
 fn a_node_key_is_rotated_and_its_first_certificate_retired() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = dir.path().join("ca");
-    let node = dir.path().join("node");
-    // The root and the node's first certificate date from an hour ago (through the library:
-    // the CLI always issues from now).
-    let hour_ago = Timestamp::from_secs(safeport_admin::now().as_secs() - 3600);
-    safeport_admin::ca::init(&ca, "Test Federation", 3650, hour_ago).unwrap();
-    ok_json(&["node", "init", "--dir", p(&node)]);
-    std::fs::copy(ca.join("root.pem"), node.join("federation-root.pem")).unwrap();
-    let first_serial = {
-        let mut ca_dir = safeport_admin::ca::CaDir::open(&ca).unwrap();
-        safeport_admin::ca::issue(
-            &mut ca_dir,
-            &AgencySubject {
-                agency: AgencyId::new("nl-hotline").unwrap(),
-                role: Role::Hotline,
-                country: Country::new("NL").unwrap(),
-                organisation: "Test agency".into(),
-            },
-            &Contact::default(),
-            &read(&node.join("node.pub.pem")),
-            365,
-            hour_ago,
-            &node.join("node.pem"),
-        )
-        .unwrap()
-        .serial
-    };
+    let (ca, node, first_serial) = federation_and_node(dir.path());
     let first_key = read(&node.join("node.key"));
     let first_certificate = read(&node.join("node.pem"));
 
@@ -218,4 +192,150 @@ fn a_node_key_is_rotated_and_its_first_certificate_retired() {
 
 fn as_strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
+}
+
+/// The root and a node with its first certificate, both from an hour ago (through the library:
+/// the CLI always issues from now): `(ca dir, node dir, first serial)`.
+fn federation_and_node(dir: &Path) -> (PathBuf, PathBuf, String) {
+    let ca = dir.join("ca");
+    let node = dir.join("node");
+    let hour_ago = Timestamp::from_secs(safeport_admin::now().as_secs() - 3600);
+    safeport_admin::ca::init(&ca, "Test Federation", 3650, hour_ago).unwrap();
+    ok_json(&["node", "init", "--dir", p(&node)]);
+    std::fs::copy(ca.join("root.pem"), node.join("federation-root.pem")).unwrap();
+    let mut ca_dir = safeport_admin::ca::CaDir::open(&ca).unwrap();
+    let serial = safeport_admin::ca::issue(
+        &mut ca_dir,
+        &AgencySubject {
+            agency: AgencyId::new("nl-hotline").unwrap(),
+            role: Role::Hotline,
+            country: Country::new("NL").unwrap(),
+            organisation: "Test agency".into(),
+        },
+        &Contact::default(),
+        &read(&node.join("node.pub.pem")),
+        365,
+        hour_ago,
+        &node.join("node.pem"),
+    )
+    .unwrap()
+    .serial;
+    (ca, node, serial)
+}
+
+#[test]
+fn an_interrupted_install_finishes_when_run_again_and_the_media_key_follows() {
+    use safeport_node::blob_key;
+    use safeport_node::blobs::BlobStore;
+    use safeport_node::store::Store;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, node, first_serial) = federation_and_node(dir.path());
+    let agency = AgencyId::new("nl-hotline").unwrap();
+    let first_key =
+        safeport_protocol::NodeKey::from_pkcs8_pem(&read(&node.join("node.key"))).unwrap();
+    // The node has run: its database holds the media key, wrapped for the first key.
+    let db = node.join("data").join(safeport_node::DB_DIR);
+    let blob_dir = dir.path().join("blobs");
+    let sha256 = {
+        let store = Store::open(&db).unwrap();
+        let media_key = blob_key::open(&store, &agency, &first_key).unwrap();
+        BlobStore::open_with_key(&blob_dir, &media_key, 1024)
+            .unwrap()
+            .put(b"synthetic media")
+            .unwrap()
+    };
+    // Whether `key` opens the media stored before the rotation.
+    let reads_media = |store: &Store, key: &safeport_protocol::NodeKey| {
+        let media_key = blob_key::open(store, &agency, key).unwrap();
+        BlobStore::open_with_key(&blob_dir, &media_key, 1024)
+            .unwrap()
+            .get(&sha256)
+            .unwrap()
+            .as_deref()
+            == Some(b"synthetic media".as_slice())
+    };
+
+    ok_json(&["node", "new-key", "--dir", p(&node)]);
+    let next_key_file = node.join("node.next.key");
+    let next_key = safeport_protocol::NodeKey::from_pkcs8_pem(&read(&next_key_file)).unwrap();
+    let next_certificate = dir.path().join("next.pem");
+    issue(
+        &ca,
+        &node.join("node.next.pub.pem"),
+        "nl-hotline",
+        &next_certificate,
+    );
+
+    let config = node.join("node.toml");
+    let install = [
+        "node",
+        "install-key",
+        "--config",
+        p(&config),
+        "--key",
+        p(&next_key_file),
+        "--cert",
+        p(&next_certificate),
+    ];
+    // While the node runs, its database is locked: refused, nothing changed.
+    {
+        let _running = Store::open(&db).unwrap();
+        let refusal = failure(&install);
+        assert!(refusal.contains("stop the node"), "{refusal}");
+        assert_eq!(
+            read(&node.join("node.key")),
+            first_key.to_pkcs8_pem().unwrap()
+        );
+    }
+
+    // A crash after the key was replaced and before the certificate was: what install-key
+    // leaves by then (the retired pair, the media key wrapped for both keys, the new key).
+    std::fs::copy(
+        node.join("node.key"),
+        node.join(format!("node.key.{first_serial}.retired")),
+    )
+    .unwrap();
+    std::fs::copy(
+        node.join("node.pem"),
+        node.join(format!("node.pem.{first_serial}.retired")),
+    )
+    .unwrap();
+    {
+        let store = Store::open(&db).unwrap();
+        blob_key::add_next_key(&store, &agency, &first_key, &next_key).unwrap();
+    }
+    std::fs::copy(&next_key_file, node.join("node.key")).unwrap();
+    // Run again, it finishes.
+    let installed = ok_json(&install);
+    assert_eq!(installed["retired_serial"], first_serial.as_str());
+    assert_eq!(read(&node.join("node.pem")), read(&next_certificate));
+    assert!(!next_key_file.exists());
+    // The node starting with the new key opens the same media key, and drops the old wrapping.
+    {
+        let store = Store::open(&db).unwrap();
+        assert!(reads_media(&store, &next_key));
+        assert!(blob_key::open(&store, &agency, &first_key).is_err());
+    }
+
+    // A backup from before the rotation restored under the new key: its database wraps the
+    // media key for the first key only. `rewrap-media-key` lets the new key open it.
+    std::fs::remove_dir_all(&db).unwrap();
+    {
+        let store = Store::open(&db).unwrap();
+        blob_key::open(&store, &agency, &first_key).unwrap();
+        assert!(blob_key::open(&store, &agency, &next_key).is_err());
+    }
+    let retired_key = node.join(format!("node.key.{first_serial}.retired"));
+    let rewrapped = ok_json(&[
+        "node",
+        "rewrap-media-key",
+        "--config",
+        p(&node.join("node.toml")),
+        "--from-key",
+        p(&retired_key),
+    ]);
+    assert_eq!(rewrapped["now_opens_with"], next_key.public().to_hex());
+    let store = Store::open(&db).unwrap();
+    assert!(reads_media(&store, &next_key));
 }

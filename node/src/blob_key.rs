@@ -8,13 +8,14 @@
 //! it, named by that key's public key. A node opens the entry of its own key at start, and once
 //! it has, drops the entries of other keys (a retired key loses access). A rotation
 //! (`safeport-admin node install-key`, node stopped) adds the entry of the next key before the
-//! key files are swapped, so a crash at any point leaves a node that starts with either key.
+//! key file is replaced, so the media key opens with whichever key the node starts with.
 //! The wrapped key lives in the database, so backups carry it; a backup opens with the node
-//! key of its time.
+//! key of its time (`node rewrap-media-key` lets a later key open it too).
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use safeport_protocol::NodeKey;
+use safeport_protocol::pki;
+use safeport_protocol::{AgencyId, NodeKey};
 use sha2::Sha256;
 
 use crate::store::{Store, StoreError};
@@ -159,9 +160,22 @@ fn decode(bytes: &[u8]) -> Result<Vec<Entry>, BlobKeyError> {
 }
 
 /// The blob key as `node_key` opens it, with the entries held.
-fn open_entries(store: &Store, node_key: &NodeKey) -> Result<(BlobKey, Vec<Entry>), BlobKeyError> {
+fn open_entries(
+    store: &Store,
+    agency: &AgencyId,
+    node_key: &NodeKey,
+) -> Result<(BlobKey, Vec<Entry>), BlobKeyError> {
     let Some(bytes) = store.get_meta(META_BLOB_KEYS)? else {
-        // A store from before wrapping: its blob key is the derived one.
+        // A store from before wrapping: its blob key was derived from the one key its node
+        // had. If the node's own certificates held here all certify another key (a backup
+        // from before wrapping, restored after a key change), deriving from this key would
+        // give a key that opens no media: refused.
+        let own = store.agency_certificates(agency)?;
+        let key = node_key.public();
+        let certified = |pem: &String| pki::certificate_facts(pem).is_ok_and(|f| f.key == key);
+        if !own.is_empty() && !own.iter().any(certified) {
+            return Err(BlobKeyError::NotForThisKey);
+        }
         return Ok((BlobKey::derive_legacy(&node_key.seed()), Vec::new()));
     };
     let entries = decode(&bytes)?;
@@ -175,8 +189,8 @@ fn open_entries(store: &Store, node_key: &NodeKey) -> Result<(BlobKey, Vec<Entry
 
 /// Opens the blob key with the node's key at start: wraps it for the first time on a store
 /// from before wrapping, and drops the wrappings of other (retired) keys.
-pub fn open(store: &Store, node_key: &NodeKey) -> Result<BlobKey, BlobKeyError> {
-    let (key, entries) = open_entries(store, node_key)?;
+pub fn open(store: &Store, agency: &AgencyId, node_key: &NodeKey) -> Result<BlobKey, BlobKeyError> {
+    let (key, entries) = open_entries(store, agency, node_key)?;
     let own = node_key.public().0;
     if entries.len() != 1 || entries[0].public_key != own {
         store.put_meta(META_BLOB_KEYS, &encode(&[wrap(&key, node_key)?]))?;
@@ -185,8 +199,13 @@ pub fn open(store: &Store, node_key: &NodeKey) -> Result<BlobKey, BlobKeyError> 
 }
 
 /// Wraps the blob key for `next` as well, opened with `current` (a rotation, node stopped).
-pub fn add_next_key(store: &Store, current: &NodeKey, next: &NodeKey) -> Result<(), BlobKeyError> {
-    let (key, _) = open_entries(store, current)?;
+pub fn add_next_key(
+    store: &Store,
+    agency: &AgencyId,
+    current: &NodeKey,
+    next: &NodeKey,
+) -> Result<(), BlobKeyError> {
+    let (key, _) = open_entries(store, agency, current)?;
     let entries = [wrap(&key, current)?, wrap(&key, next)?];
     store.put_meta(META_BLOB_KEYS, &encode(&entries))?;
     Ok(())
@@ -196,6 +215,10 @@ pub fn add_next_key(store: &Store, current: &NodeKey, next: &NodeKey) -> Result<
 mod tests {
     use super::*;
     use crate::blobs::BlobStore;
+
+    fn agency() -> AgencyId {
+        AgencyId::new("nl-hotline").unwrap()
+    }
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -212,23 +235,23 @@ mod tests {
         let blobs = BlobStore::open(&dir.path().join("blobs"), &first.seed(), 1024).unwrap();
         let sha256 = blobs.put(b"synthetic media").unwrap();
 
-        let key = open(&store, &first).unwrap();
+        let key = open(&store, &agency(), &first).unwrap();
         let reopened = BlobStore::open_with_key(&dir.path().join("blobs"), &key, 1024).unwrap();
         assert_eq!(reopened.get(&sha256).unwrap().unwrap(), b"synthetic media");
 
-        add_next_key(&store, &first, &next).unwrap();
+        add_next_key(&store, &agency(), &first, &next).unwrap();
         // Until the node starts with the next key, either key opens it.
-        assert_eq!(open_entries(&store, &first).unwrap().0.0, key.0);
-        let key = open(&store, &next).unwrap();
+        assert_eq!(open_entries(&store, &agency(), &first).unwrap().0.0, key.0);
+        let key = open(&store, &agency(), &next).unwrap();
         let rotated = BlobStore::open_with_key(&dir.path().join("blobs"), &key, 1024).unwrap();
         assert_eq!(rotated.get(&sha256).unwrap().unwrap(), b"synthetic media");
         // Once it has, the retired key no longer does, and neither does a stranger's.
         assert!(matches!(
-            open(&store, &first),
+            open(&store, &agency(), &first),
             Err(BlobKeyError::NotForThisKey)
         ));
         assert!(matches!(
-            open(&store, &NodeKey::from_seed([3; 32])),
+            open(&store, &agency(), &NodeKey::from_seed([3; 32])),
             Err(BlobKeyError::NotForThisKey)
         ));
     }
@@ -237,15 +260,45 @@ mod tests {
     fn tampered_or_corrupt_wrappings_are_refused() {
         let (_dir, store) = store();
         let key = NodeKey::from_seed([1; 32]);
-        open(&store, &key).unwrap();
+        open(&store, &agency(), &key).unwrap();
         let mut bytes = store.get_meta(META_BLOB_KEYS).unwrap().unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         store.put_meta(META_BLOB_KEYS, &bytes).unwrap();
-        assert!(matches!(open(&store, &key), Err(BlobKeyError::DoesNotOpen)));
+        assert!(matches!(
+            open(&store, &agency(), &key),
+            Err(BlobKeyError::DoesNotOpen)
+        ));
         store.put_meta(META_BLOB_KEYS, &bytes[..40]).unwrap();
-        assert!(matches!(open(&store, &key), Err(BlobKeyError::Corrupt)));
+        assert!(matches!(
+            open(&store, &agency(), &key),
+            Err(BlobKeyError::Corrupt)
+        ));
         store.put_meta(META_BLOB_KEYS, &[]).unwrap();
-        assert!(matches!(open(&store, &key), Err(BlobKeyError::Corrupt)));
+        assert!(matches!(
+            open(&store, &agency(), &key),
+            Err(BlobKeyError::Corrupt)
+        ));
+    }
+
+    #[test]
+    fn an_unwrapped_store_of_another_key_is_refused_not_misread() {
+        let (_dir, store) = store();
+        let earlier = NodeKey::from_seed([1; 32]);
+        // The node's certificate of its earlier key, as a store from before wrapping holds it.
+        let pem =
+            crate::store::certificates::tests::certificate(&agency(), &earlier, 1_700_000_000);
+        let mut batch = store.batch();
+        batch.put_certificate(&agency(), &pem).unwrap();
+        batch.commit().unwrap();
+        assert!(matches!(
+            open(&store, &agency(), &NodeKey::from_seed([2; 32])),
+            Err(BlobKeyError::NotForThisKey)
+        ));
+        assert!(store.get_meta(META_BLOB_KEYS).unwrap().is_none());
+        // The key that store had derives its media key as before, and wraps it.
+        let key = open(&store, &agency(), &earlier).unwrap();
+        assert_eq!(key.0, BlobKey::derive_legacy(&earlier.seed()).0);
+        assert!(store.get_meta(META_BLOB_KEYS).unwrap().is_some());
     }
 }

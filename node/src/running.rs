@@ -289,8 +289,9 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
                 .as_deref()
                 .map(admin_token)
                 .transpose()?;
-            let blob_key = crate::blob_key::open(&store, &identity.key)
-                .map_err(|e| NodeError::Media(e.to_string()))?;
+            let blob_key =
+                crate::blob_key::open(&store, &identity.certificate.subject.agency, &identity.key)
+                    .map_err(|e| NodeError::Media(e.to_string()))?;
             let media = crawler::setup(&config, &blob_key).map_err(NodeError::Media)?;
             let app = App::new(store.clone(), identity, system_now)?;
             let peers = store.peers()?;

@@ -132,9 +132,9 @@ async fn an_investigator_packages_only_what_the_agreement_grants_and_recipients_
     let nl = federation
         .add_agency("nl-hotline", Role::Hotline, "NL")
         .unwrap();
-    let police = federation.add_agency("nl-police", Role::Lea, "NL").unwrap();
+    let police_dir = federation.add_agency("nl-police", Role::Lea, "NL").unwrap();
     let nl = safeport_node::start(nl.config().unwrap()).await.unwrap();
-    let police = safeport_node::start(police.config().unwrap())
+    let police = safeport_node::start(police_dir.config().unwrap())
         .await
         .unwrap();
     let admin = Admin::new().unwrap();
@@ -339,6 +339,34 @@ async fn an_investigator_packages_only_what_the_agreement_grants_and_recipients_
         safeport_admin::package::verify(&package_file, &[other.root_certificate()], &[], now)
             .is_err()
     );
+    // The police rotates its key later and the authority retires the certificate that signed
+    // the package as superseded: the package still verifies. Revoked for a compromise, it
+    // does not.
+    let later = safeport_protocol::Timestamp::from_secs(now.as_secs() + 2);
+    let retired_crl = dir.path().join("retired.crl.pem");
+    federation
+        .revoke_with_reason(
+            &police_dir.serial,
+            safeport_protocol::pki::RevocationReason::Superseded,
+            later,
+            &retired_crl,
+        )
+        .unwrap();
+    let checked =
+        safeport_admin::package::verify(&package_file, &roots, &[retired_crl], later).unwrap();
+    assert_eq!(checked.reports, 1);
+    let compromised_crl = dir.path().join("compromised.crl.pem");
+    federation
+        .revoke_with_reason(
+            &police_dir.serial,
+            safeport_protocol::pki::RevocationReason::KeyCompromise,
+            later,
+            &compromised_crl,
+        )
+        .unwrap();
+    let refused = safeport_admin::package::verify(&package_file, &roots, &[compromised_crl], later)
+        .unwrap_err();
+    assert!(refused.to_string().contains("revoked"), "{refused}");
 
     // The agreement ends: what it allowed is invisible, like what never existed.
     let (status, _) = call(

@@ -7,13 +7,14 @@
 //! the agency was certified for, across key rotations), their certified roles allow its scope,
 //! it is not revoked, and it is valid now.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use safeport_protocol::agreement::{
     Agreement, AgreementRevocation, AgreementTerms, Party, VerifiedAgreement,
 };
 use safeport_protocol::keys::Signature;
-use safeport_protocol::pki::{Crl, TrustAnchor};
+use safeport_protocol::pki::{Crl, SignerCertificate, TrustAnchor};
 use safeport_protocol::{AgencyId, RecordType, Signed, Timestamp};
 use serde::Serialize;
 
@@ -75,10 +76,51 @@ pub struct Judge<'a> {
     pub me: &'a AgencyId,
     /// The federation roots.
     pub anchors: &'a [TrustAnchor],
-    /// The CRL in force.
-    pub crl: Option<&'a Crl>,
+    /// The CRL in force (none or one).
+    pub crls: &'a [Crl],
     /// The time of the judgement.
     pub now: Timestamp,
+    /// Each agency's verified certificates (and why others were refused), read and verified
+    /// once per judgement rather than once per agreement.
+    signers: RefCell<BTreeMap<AgencyId, Signers>>,
+}
+
+/// An agency's certificates that verify as signers, newest first, and the refusals of the rest.
+type Signers = (Vec<SignerCertificate>, Vec<String>);
+
+impl<'a> Judge<'a> {
+    /// A judgement at `now` against `anchors` and `crls`.
+    pub fn new(
+        me: &'a AgencyId,
+        anchors: &'a [TrustAnchor],
+        crls: &'a [Crl],
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            me,
+            anchors,
+            crls,
+            now,
+            signers: RefCell::default(),
+        }
+    }
+
+    fn signers(&self, store: &Store, agency: &AgencyId) -> Result<Signers, StoreError> {
+        if let Some(known) = self.signers.borrow().get(agency) {
+            return Ok(known.clone());
+        }
+        let found = super::certificates::stored_signer_certificates(
+            store,
+            self.anchors,
+            self.crls,
+            self.now,
+            agency,
+        )?;
+        self.signers
+            .borrow_mut()
+            .insert(agency.clone(), found.clone());
+        Ok(found)
+    }
 }
 
 fn merge(into: &mut Agreement, from: &Agreement) {
@@ -201,13 +243,7 @@ pub(crate) fn signing_party(
     terms: &AgreementTerms,
     signature: Option<&Signature>,
 ) -> Result<Result<Party, String>, StoreError> {
-    let (verified, refused) = super::certificates::stored_signer_certificates(
-        store,
-        judge.anchors,
-        judge.crl,
-        judge.now,
-        agency,
-    )?;
+    let (verified, refused) = judge.signers(store, agency)?;
     let usable: Vec<_> = verified
         .into_iter()
         .filter(|signer| signer.signs_at(terms.valid_from) || signer.signs_at(judge.now))

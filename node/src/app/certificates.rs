@@ -29,11 +29,10 @@ fn signer_policy() -> CertPolicy {
 pub(crate) fn verify_signer(
     pem: &str,
     anchors: &[TrustAnchor],
-    crl: Option<&Crl>,
+    crls: &[Crl],
     now: Timestamp,
 ) -> Result<SignerCertificate, String> {
-    let crls: Vec<Crl> = crl.cloned().into_iter().collect();
-    pki::verify_signer_certificate(pem, anchors, &crls, now, &signer_policy())
+    pki::verify_signer_certificate(pem, anchors, crls, now, &signer_policy())
         .map_err(|e| e.to_string())
 }
 
@@ -42,14 +41,14 @@ pub(crate) fn verify_signer(
 pub(crate) fn stored_signer_certificates(
     store: &Store,
     anchors: &[TrustAnchor],
-    crl: Option<&Crl>,
+    crls: &[Crl],
     now: Timestamp,
     agency: &AgencyId,
 ) -> Result<(Vec<SignerCertificate>, Vec<String>), StoreError> {
     let mut verified = Vec::new();
     let mut refused = Vec::new();
     for pem in store.agency_certificates(agency)?.iter().rev() {
-        match verify_signer(pem, anchors, crl, now) {
+        match verify_signer(pem, anchors, crls, now) {
             Ok(signer) if &signer.identity.subject.agency == agency => verified.push(signer),
             Ok(signer) => refused.push(format!(
                 "a certificate stored for {agency} names {}",
@@ -79,7 +78,7 @@ impl App {
     /// Verifies a certificate as a signer of records, against this node's trust now.
     pub(crate) fn verify_signer(&self, pem: &str) -> Result<SignerCertificate, String> {
         let trust = self.trust();
-        verify_signer(pem, &trust.anchors, trust.crl.as_ref(), self.now())
+        verify_signer(pem, &trust.anchors, trust.crl.as_slice(), self.now())
     }
 
     /// The signer keys of every certificate held for `agency`.
@@ -88,7 +87,7 @@ impl App {
         let (verified, _) = stored_signer_certificates(
             &self.store,
             &trust.anchors,
-            trust.crl.as_ref(),
+            trust.crl.as_slice(),
             self.now(),
             agency,
         )?;
@@ -97,54 +96,81 @@ impl App {
             .unwrap_or_default())
     }
 
-    /// Adds verified certificates to `batch`: each among its agency's certificates (unless held
-    /// already, or the agency already has [`MAX_AGENCY_CERTIFICATES`], which is logged), and
-    /// the newest of an agency also as its current certificate when it is newer than the one
-    /// held. Returns how many were new.
+    /// Adds verified certificates to `batch`, in their canonical PEM text: each among its
+    /// agency's certificates unless held already. An agency at [`MAX_AGENCY_CERTIFICATES`]
+    /// makes room by dropping its oldest certificate that no longer verifies, or, for a
+    /// certificate newer than all it holds, its oldest one; otherwise the certificate is not
+    /// kept (logged). The newest of an agency that is valid and unrevoked now also becomes its
+    /// current certificate when it is newer than the one held. Returns how many were new.
     pub(super) fn keep_certificates(
         &self,
         batch: &mut StoreBatch<'_>,
         certificates: &[(SignerCertificate, String)],
     ) -> Result<usize, AppError> {
-        let mut newest: BTreeMap<&AgencyId, &(SignerCertificate, String)> = BTreeMap::new();
+        let now = self.now();
+        let trust = self.trust();
+        let mut held: BTreeMap<AgencyId, Vec<String>> = BTreeMap::new();
+        let mut current: BTreeMap<AgencyId, (SignerCertificate, String)> = BTreeMap::new();
         let mut added = 0;
-        let mut counts: BTreeMap<&AgencyId, usize> = BTreeMap::new();
-        for entry @ (signer, pem) in certificates {
-            let agency = &signer.identity.subject.agency;
-            if self.store.holds_certificate(agency, pem)? {
+        for (signer, pem) in certificates {
+            let Ok(pem) = pki::canonical_pem(pem) else {
                 continue;
-            }
-            let count = match counts.get(agency) {
-                Some(count) => *count,
-                None => self.store.agency_certificates(agency)?.len(),
             };
-            if count >= MAX_AGENCY_CERTIFICATES {
-                tracing::warn!(
-                    %agency,
-                    serial = %signer.identity.serial,
-                    "certificate not kept: the agency already has {MAX_AGENCY_CERTIFICATES}"
-                );
+            let agency = &signer.identity.subject.agency;
+            if !held.contains_key(agency) {
+                held.insert(agency.clone(), self.store.agency_certificates(agency)?);
+            }
+            let Some(kept) = held.get_mut(agency) else {
+                continue;
+            };
+            if kept.contains(&pem) {
                 continue;
             }
-            counts.insert(agency, count + 1);
-            batch.add_agency_certificate(agency, pem)?;
+            if kept.len() >= MAX_AGENCY_CERTIFICATES {
+                let unverified = kept.iter().position(|old| {
+                    verify_signer(old, &trust.anchors, trust.crl.as_slice(), now).is_err()
+                });
+                let newer_than_all = kept.iter().all(|old| {
+                    pki::certificate_facts(old).is_ok_and(|facts| signer.is_newer_than(&facts))
+                });
+                let victim = unverified.or(newer_than_all.then_some(0));
+                let Some(victim) = victim else {
+                    tracing::warn!(
+                        %agency,
+                        serial = %signer.identity.serial,
+                        "certificate not kept: the agency already has {MAX_AGENCY_CERTIFICATES}"
+                    );
+                    continue;
+                };
+                let dropped = kept.remove(victim);
+                batch.remove_agency_certificate(agency, &dropped)?;
+            }
+            batch.add_agency_certificate(agency, &pem)?;
+            kept.push(pem.clone());
             added += 1;
-            if newest
-                .get(agency)
-                .is_none_or(|(held, _)| signer.is_newer_than(&held.facts()))
+            // Only a certificate that may connect now can be the agency's current one.
+            if signer.retired_at.is_none()
+                && signer.signs_at(now)
+                && current
+                    .get(agency)
+                    .is_none_or(|(held, _)| signer.is_newer_than(&held.facts()))
             {
-                newest.insert(agency, entry);
+                current.insert(agency.clone(), (signer.clone(), pem));
             }
         }
-        for (agency, (signer, pem)) in newest {
-            let current = self.store.certificate(agency)?;
-            let newer = match current.as_deref().map(pki::certificate_facts) {
-                Some(Ok(current)) => signer.is_newer_than(&current),
+        for (agency, (signer, pem)) in current {
+            let newer = match self
+                .store
+                .certificate(&agency)?
+                .as_deref()
+                .map(pki::certificate_facts)
+            {
+                Some(Ok(held)) => signer.is_newer_than(&held),
                 // Nothing held, or a value that no longer parses: the verified one replaces it.
                 None | Some(Err(_)) => true,
             };
             if newer {
-                batch.put_certificate(agency, pem)?;
+                batch.put_certificate(&agency, &pem)?;
             }
         }
         Ok(added)

@@ -33,6 +33,13 @@ const VERIFY_BATCH: usize = 128;
 /// Pages smaller than this are verified on the calling thread.
 const PARALLEL_VERIFY_MIN_ITEMS: usize = 64;
 
+/// The signer keys a page is checked with: those of the certificates it carried, and those
+/// held here, read once per originator (only for records the page's keys do not verify).
+struct PageKeys {
+    carried: BTreeMap<AgencyId, AgencySigners>,
+    held: std::sync::Mutex<BTreeMap<AgencyId, Arc<AgencySigners>>>,
+}
+
 /// A page after [`App::check_page`], ready for [`App::store_page`].
 pub struct CheckedPage {
     /// Originator certificates of the page that verified as signers.
@@ -86,7 +93,7 @@ impl App {
     fn authenticate(
         &self,
         raw: &RawRecord,
-        keys: &BTreeMap<AgencyId, AgencySigners>,
+        keys: &PageKeys,
         signature_verified: bool,
     ) -> Result<(), String> {
         if signature_verified {
@@ -100,11 +107,11 @@ impl App {
                 .signing_at(made)
                 .any(|signer| raw.verify_prepared(&signer.key).is_ok())
         };
-        if keys.get(origin).is_some_and(signed_by) {
+        if keys.carried.get(origin).is_some_and(signed_by) {
             return Ok(());
         }
-        let held = self.stored_signers(origin).map_err(|e| e.to_string())?;
-        if held.is_empty() && !keys.contains_key(origin) {
+        let held = self.held_signers(keys, origin)?;
+        if held.is_empty() && !keys.carried.contains_key(origin) {
             return Err(format!("no certificate for originator {origin}"));
         }
         if signed_by(&held) {
@@ -114,6 +121,26 @@ impl App {
             "the signature does not verify under any certificate of {origin} valid when the \
              record was made ({made})"
         ))
+    }
+
+    /// The signer keys held here for `origin`, read and verified once per page.
+    fn held_signers(
+        &self,
+        keys: &PageKeys,
+        origin: &AgencyId,
+    ) -> Result<Arc<AgencySigners>, String> {
+        // A panicking verifier only refuses its own records; the memo stays usable.
+        let lock = || {
+            keys.held
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(signers) = lock().get(origin) {
+            return Ok(Arc::clone(signers));
+        }
+        let signers = Arc::new(self.stored_signers(origin).map_err(|e| e.to_string())?);
+        lock().insert(origin.clone(), Arc::clone(&signers));
+        Ok(signers)
     }
 
     /// Whether the record's originator has withdrawn it (a tombstone is stored).
@@ -127,12 +154,7 @@ impl App {
     /// [`App::check_part`] for every item of a page, spread over the available cores. Reports
     /// (the bulk of any page) are also judged against the agreements in force when the page
     /// started; the caller judges again if an earlier record of the page changed them.
-    fn check_all(
-        &self,
-        from: &AgencyId,
-        items: &[SyncItem],
-        keys: &BTreeMap<AgencyId, AgencySigners>,
-    ) -> Vec<Checked> {
+    fn check_all(&self, from: &AgencyId, items: &[SyncItem], keys: &PageKeys) -> Vec<Checked> {
         // A panicking verifier refuses its part; nothing unverified is stored.
         super::parallel::map_chunks(
             items,
@@ -145,19 +167,14 @@ impl App {
     /// Decodes, authenticates and (for reports) pre-admits consecutive items of a page.
     /// Signatures of originators whose keys are known are verified in batches; a batch that
     /// fails leaves its records to be verified one by one, so each gets its own verdict.
-    fn check_part(
-        &self,
-        from: &AgencyId,
-        part: &[SyncItem],
-        keys: &BTreeMap<AgencyId, AgencySigners>,
-    ) -> Vec<Checked> {
+    fn check_part(&self, from: &AgencyId, part: &[SyncItem], keys: &PageKeys) -> Vec<Checked> {
         let decoded: Vec<Result<RawRecord, String>> = part
             .iter()
             .map(|item| {
                 RawRecord::decode(&item.record).map_err(|e| format!("record does not decode: {e}"))
             })
             .collect();
-        let batch_verified = batch_verify(&decoded, keys);
+        let batch_verified = batch_verify(&decoded, &keys.carried);
         part.iter()
             .zip(decoded)
             .zip(batch_verified)
@@ -310,12 +327,12 @@ impl App {
             return Err("agreement refused: its validity has already ended".into());
         }
         let trust = self.trust();
-        let judge = super::agreements::Judge {
-            me: self.me(),
-            anchors: &trust.anchors,
-            crl: trust.crl.as_ref(),
-            now: self.now(),
-        };
+        let judge = super::agreements::Judge::new(
+            self.me(),
+            &trust.anchors,
+            trust.crl.as_slice(),
+            self.now(),
+        );
         let party = |agency, signature| {
             super::agreements::signing_party(&self.store, &judge, agency, terms, signature)
                 .map_err(|e| e.to_string())?
@@ -362,7 +379,10 @@ impl App {
                 certificates.push((signer, pem.clone()));
             }
         }
-        let keys = super::certificates::signers_by_agency(certificates.iter().map(|(s, _)| s));
+        let keys = PageKeys {
+            carried: super::certificates::signers_by_agency(certificates.iter().map(|(s, _)| s)),
+            held: Default::default(),
+        };
         let checked = self.check_all(from, &page.items, &keys);
         CheckedPage {
             certificates,

@@ -11,6 +11,8 @@ pub mod accounts;
 pub mod agreements;
 pub mod audit;
 pub(crate) mod certificates;
+#[cfg(test)]
+mod certificates_tests;
 mod credentials;
 pub mod detail;
 #[cfg(test)]
@@ -190,12 +192,7 @@ impl App {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let trust = self.trust();
-        let judge = Judge {
-            me: self.me(),
-            anchors: &trust.anchors,
-            crl: trust.crl.as_ref(),
-            now: self.now(),
-        };
+        let judge = Judge::new(self.me(), &trust.anchors, trust.crl.as_slice(), self.now());
         let rebuilt = AgreementBook::rebuild(&self.store, &judge)?;
         let mut book = self
             .book

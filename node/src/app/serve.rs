@@ -95,6 +95,8 @@ impl App {
                     break;
                 }
                 certificate_count += held.len();
+                // Certificates count towards the page's size like its records.
+                bytes += held.iter().map(String::len).sum::<usize>();
                 entry.insert(held);
             }
             next_cursor = *position;

@@ -201,7 +201,9 @@ struct Checked {
 /// signature verifies under one of the originator's certificates held in the store (all of
 /// them, across key rotations) that chains to `anchors` (the roots checked at `at`, the
 /// backup's time) and was valid when the record was made. Revocation is not checked: no CRL is
-/// at hand offline; the restored node applies its CRL when it runs.
+/// at hand offline. (A running node judges what it serves and receives against its CRL, but
+/// does not re-check records it already holds: a key revoked as compromised after the backup
+/// is the authority's and the agencies' matter, as for a running node.)
 fn verify_records(
     store: &Store,
     anchors: &[TrustAnchor],
@@ -271,7 +273,7 @@ fn origin_signers(
     origin: &AgencyId,
 ) -> Result<Result<AgencySigners, String>, BackupError> {
     let (verified, refused) =
-        crate::app::certificates::stored_signer_certificates(store, anchors, None, at, origin)?;
+        crate::app::certificates::stored_signer_certificates(store, anchors, &[], at, origin)?;
     let signers = crate::app::certificates::signers_by_agency(&verified)
         .remove(origin)
         .unwrap_or_default();

@@ -20,6 +20,17 @@ fn certificate_key(agency: &AgencyId, not_before_secs: u64, serial: &str) -> Vec
         .finish()
 }
 
+/// The key of a certificate of `agency`, from what the certificate states.
+fn key_of(agency: &AgencyId, pem: &str) -> Result<Vec<u8>, StoreError> {
+    let facts = pki::certificate_facts(pem)
+        .map_err(|_| StoreError::InvalidArgument("certificate does not parse"))?;
+    Ok(certificate_key(
+        agency,
+        facts.validity.not_before.as_secs(),
+        &facts.serial,
+    ))
+}
+
 fn not_text() -> StoreError {
     StoreError::CorruptValue {
         table: Table::AgencyCertificates.name(),
@@ -28,18 +39,19 @@ fn not_text() -> StoreError {
 }
 
 impl Store {
-    /// Every certificate held for `agency` (PEM), oldest first, at most
-    /// [`MAX_AGENCY_CERTIFICATES`].
+    /// The certificates held for `agency` (PEM), oldest first: the newest
+    /// [`MAX_AGENCY_CERTIFICATES`] if there were ever more.
     pub fn agency_certificates(&self, agency: &AgencyId) -> Result<Vec<String>, StoreError> {
         let prefix = KeyWriter::new().str(agency.as_str()).finish();
         let mut out = Vec::new();
-        for entry in self.scan_prefix(Table::AgencyCertificates, &prefix, None, false)? {
+        for entry in self.scan_prefix(Table::AgencyCertificates, &prefix, None, true)? {
             if out.len() >= MAX_AGENCY_CERTIFICATES {
                 break;
             }
             let (_, value) = entry.map_err(|e| self.db_err(e))?;
             out.push(String::from_utf8(value.to_vec()).map_err(|_| not_text())?);
         }
+        out.reverse();
         Ok(out)
     }
 
@@ -56,6 +68,19 @@ impl Store {
 }
 
 impl StoreBatch<'_> {
+    /// Drops a certificate from the agency's certificates (to make room for a newer one).
+    pub fn remove_agency_certificate(
+        &mut self,
+        agency: &AgencyId,
+        pem: &str,
+    ) -> Result<(), StoreError> {
+        self.batch.delete_cf(
+            self.store.cf(Table::AgencyCertificates)?,
+            key_of(agency, pem)?,
+        );
+        Ok(())
+    }
+
     /// Keeps a verified certificate among the agency's certificates. The caller decides
     /// whether it is also the agency's current one ([`StoreBatch::put_certificate`], which
     /// calls this too).
@@ -64,11 +89,9 @@ impl StoreBatch<'_> {
         agency: &AgencyId,
         pem: &str,
     ) -> Result<(), StoreError> {
-        let facts = pki::certificate_facts(pem)
-            .map_err(|_| StoreError::InvalidArgument("certificate does not parse"))?;
         self.batch.put_cf(
             self.store.cf(Table::AgencyCertificates)?,
-            certificate_key(agency, facts.validity.not_before.as_secs(), &facts.serial),
+            key_of(agency, pem)?,
             pem.as_bytes(),
         );
         Ok(())
@@ -115,7 +138,7 @@ pub(super) fn migrate_agency_certificates(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use safeport_protocol::Timestamp;
     use safeport_protocol::keys::NodeKey;
     use safeport_protocol::pki::{AgencySubject, Validity, create_root, issue_agency_certificate};
@@ -123,7 +146,8 @@ mod tests {
 
     use super::*;
 
-    fn certificate(agency: &AgencyId, key: &NodeKey, start_secs: u64) -> String {
+    /// A test agency certificate for `key`, valid for a year from `start_secs`.
+    pub(crate) fn certificate(agency: &AgencyId, key: &NodeKey, start_secs: u64) -> String {
         let authority = NodeKey::from_seed([9; 32]);
         let start = Timestamp::from_secs(start_secs);
         let root = create_root(

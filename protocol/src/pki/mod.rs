@@ -24,7 +24,7 @@ pub use issue::{
 };
 pub use signer::{
     AgencySigners, CertificateFacts, MAX_AGENCY_CERTIFICATES, SignerCertificate, SignerKey,
-    certificate_facts, verify_signer_certificate,
+    canonical_pem, certificate_facts, verify_signer_certificate,
 };
 pub use verify::{
     CertError, CertPolicy, Crl, TrustAnchor, certificate_contact, certificate_serial,

@@ -112,6 +112,18 @@ fn signs_at(validity: Validity, retired_at: Option<Timestamp>, at: Timestamp) ->
     check_time(validity, at).is_ok() && retired_at.is_none_or(|retired| at < retired)
 }
 
+/// The certificate in its one canonical PEM text (re-encoded from its DER), so the same
+/// certificate is always stored and compared as the same bytes whatever padding or line
+/// breaks it arrived with.
+pub fn canonical_pem(pem: &str) -> Result<String, CertError> {
+    let der = pem_der(pem, "CERTIFICATE")?;
+    parse_certificate(&der)?;
+    Ok(pem::encode_config(
+        &pem::Pem::new("CERTIFICATE", der),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    ))
+}
+
 /// Verifies a certificate as a signer of records: like
 /// [`super::verify_agency_certificate`] at `now`, except that the validity window and a
 /// retirement are left for [`SignerCertificate::signs_at`] to judge per record.
@@ -169,8 +181,9 @@ impl AgencySigners {
             retired_at: signer.retired_at,
             serial: identity.serial.clone(),
         });
-        self.keys
-            .sort_by_key(|signer| std::cmp::Reverse(signer.validity.not_before));
+        self.keys.sort_by(|a, b| {
+            order(b.validity.not_before, &b.serial).cmp(&order(a.validity.not_before, &a.serial))
+        });
     }
 
     /// The keys that may have signed a record made at `at`, newest first.
