@@ -9,8 +9,8 @@ mod common;
 use common::*;
 use safeport_protocol::pki::{
     AgencySigners, AgencySubject, CertError, CertPolicy, Crl, Revocation, RevocationReason,
-    TrustAnchor, Validity, certificate_facts, create_crl, create_root, issue_agency_certificate,
-    verify_agency_certificate, verify_signer_certificate,
+    TrustAnchor, Validity, canonical_pem, certificate_facts, create_crl, create_root,
+    issue_agency_certificate, verify_agency_certificate, verify_signer_certificate,
 };
 use safeport_protocol::{NodeKey, RawRecord, Role, Signed, Timestamp};
 
@@ -193,6 +193,12 @@ fn revocation_reasons_survive_the_crl_and_openssl_reads_them() {
     assert_eq!(
         RevocationReason::from_code(Some(2)),
         RevocationReason::Unspecified
+    );
+    // What the authority issues is already canonical; padding and line breaks are not kept.
+    assert_eq!(canonical_pem(&pem).unwrap(), pem);
+    assert_eq!(
+        canonical_pem(&format!("\n{}\n\n", pem.replace('\n', "\r\n"))).unwrap(),
+        pem
     );
     let serial = certificate_facts(&pem).unwrap().serial;
     let crl_pem = create_crl(
