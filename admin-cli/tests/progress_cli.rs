@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Target, run, target};
+use common::{run, target, with_node};
 use safeport_admin::client::NodeClient;
 use safeport_protocol::Role;
 use safeport_tests::TestFederation;
@@ -27,22 +27,6 @@ struct OnTerminal {
 /// Quotes `text` for `sh`.
 fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
-}
-
-/// The arguments `common::run` gives the CLI for `target`.
-fn with_node(target: &Target, json: bool, args: &[&str]) -> Vec<String> {
-    let mut all: Vec<String> = Vec::new();
-    if json {
-        all.push("--json".into());
-    }
-    all.extend(args.iter().map(|s| s.to_string()));
-    all.extend([
-        "--node".into(),
-        target.url.clone(),
-        "--token-file".into(),
-        target.token_file.display().to_string(),
-    ]);
-    all
 }
 
 /// Runs the CLI with standard error on a pseudo-terminal and standard output into a file.

@@ -29,14 +29,8 @@ pub(crate) fn target(node: &RunningNode, dir: &Path) -> Target {
     }
 }
 
-/// Runs the CLI off the async runtime (it blocks on HTTP), with `--json`.
-pub(crate) async fn admin(target: &Target, args: &[&str]) -> Output {
-    run(target, args, true).await
-}
-
-/// Runs the CLI off the async runtime, with `--json` or without (the readable output).
-#[allow(dead_code)] // not every test binary that includes this module reads readable output
-pub(crate) async fn run(target: &Target, args: &[&str], json: bool) -> Output {
+/// The CLI's arguments for `target`: `--json` if asked, `args`, then where the node is.
+pub(crate) fn with_node(target: &Target, json: bool, args: &[&str]) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();
     if json {
         all.push("--json".into());
@@ -48,6 +42,18 @@ pub(crate) async fn run(target: &Target, args: &[&str], json: bool) -> Output {
         "--token-file".into(),
         target.token_file.display().to_string(),
     ]);
+    all
+}
+
+/// Runs the CLI off the async runtime (it blocks on HTTP), with `--json`.
+pub(crate) async fn admin(target: &Target, args: &[&str]) -> Output {
+    run(target, args, true).await
+}
+
+/// Runs the CLI off the async runtime, with `--json` or without (the readable output).
+#[allow(dead_code)] // not every test binary that includes this module reads readable output
+pub(crate) async fn run(target: &Target, args: &[&str], json: bool) -> Output {
+    let all = with_node(target, json, args);
     tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_safeport-admin"))
             .args(&all)

@@ -1,21 +1,16 @@
 //! Ingest: what a node accepts from a peer's page. Every record is authenticated (decoded,
-//! signed by its originator under a certificate that verifies now) in parallel, then, under the
-//! store's write lock, checked against withdrawals and authorized from this node's side with
+//! signed by its originator under a certificate valid when it was made, `page_keys.rs`) in
+//! parallel, then, under the store's write lock, checked against withdrawals and authorized from this node's side with
 //! `authorize()`, stored with its indexes and outbox fan-out, and the cursor advanced, in synced
 //! batches. Refused records are logged with their reason. The two halves are separate
 //! ([`App::check_page`], [`App::store_page`]) so one page is checked while the previous one is
 //! written.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use safeport_protocol::agreement::{Agreement, AgreementRevocation};
-use safeport_protocol::keys::PreparedKey;
-use safeport_protocol::pki::{
-    self, AgencyIdentity, AgencySigners, CertPolicy, Crl, SignerCertificate,
-};
+use safeport_protocol::pki::{self, AgencyIdentity, CertPolicy, Crl, SignerCertificate};
 use safeport_protocol::report::{MediaItem, Report};
-use safeport_protocol::signed::verify_records_batch;
 use safeport_protocol::status::ReportStatus;
 use safeport_protocol::sync::{SyncItem, SyncPage};
 use safeport_protocol::{
@@ -23,22 +18,14 @@ use safeport_protocol::{
 };
 
 use super::agreements::AgreementBook;
+use super::page_keys::PageKeys;
 use super::sync::Ingested;
 use super::{App, AppError};
 use crate::store::Rejection;
 use crate::store::media::PendingBlob;
 
-/// Signatures verified in one batch; a bad one costs its batch a one-by-one re-check.
-const VERIFY_BATCH: usize = 128;
 /// Pages smaller than this are verified on the calling thread.
 const PARALLEL_VERIFY_MIN_ITEMS: usize = 64;
-
-/// The signer keys a page is checked with: those of the certificates it carried, and those
-/// held here, read once per originator (only for records the page's keys do not verify).
-struct PageKeys {
-    carried: BTreeMap<AgencyId, AgencySigners>,
-    held: std::sync::Mutex<BTreeMap<AgencyId, Arc<AgencySigners>>>,
-}
 
 /// A page after [`App::check_page`], ready for [`App::store_page`].
 pub struct CheckedPage {
@@ -85,64 +72,6 @@ impl App {
             .map_err(|e| e.to_string())
     }
 
-    /// Checks that a decoded record's originator signed it, under a certificate of the
-    /// originator that may sign a record made when this one was (see `certificates.rs`):
-    /// those the page carried first, then those held here. Skipped when `signature_verified`
-    /// says a batch already did. Pure CPU work plus reads, so a page's records are
-    /// authenticated in parallel.
-    fn authenticate(
-        &self,
-        raw: &RawRecord,
-        keys: &PageKeys,
-        signature_verified: bool,
-    ) -> Result<(), String> {
-        if signature_verified {
-            return Ok(());
-        }
-        let header = raw.header();
-        let origin = &header.origin;
-        let made = header.created_at;
-        let signed_by = |signers: &AgencySigners| {
-            signers
-                .signing_at(made)
-                .any(|signer| raw.verify_prepared(&signer.key).is_ok())
-        };
-        if keys.carried.get(origin).is_some_and(signed_by) {
-            return Ok(());
-        }
-        let held = self.held_signers(keys, origin)?;
-        if held.is_empty() && !keys.carried.contains_key(origin) {
-            return Err(format!("no certificate for originator {origin}"));
-        }
-        if signed_by(&held) {
-            return Ok(());
-        }
-        Err(format!(
-            "the signature does not verify under any certificate of {origin} valid when the \
-             record was made ({made})"
-        ))
-    }
-
-    /// The signer keys held here for `origin`, read and verified once per page.
-    fn held_signers(
-        &self,
-        keys: &PageKeys,
-        origin: &AgencyId,
-    ) -> Result<Arc<AgencySigners>, String> {
-        // A panicking verifier only refuses its own records; the memo stays usable.
-        let lock = || {
-            keys.held
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        };
-        if let Some(signers) = lock().get(origin) {
-            return Ok(Arc::clone(signers));
-        }
-        let signers = Arc::new(self.stored_signers(origin).map_err(|e| e.to_string())?);
-        lock().insert(origin.clone(), Arc::clone(&signers));
-        Ok(signers)
-    }
-
     /// Whether the record's originator has withdrawn it (a tombstone is stored).
     fn withdrawn(&self, raw: &RawRecord) -> Result<bool, AppError> {
         Ok(self
@@ -174,7 +103,7 @@ impl App {
                 RawRecord::decode(&item.record).map_err(|e| format!("record does not decode: {e}"))
             })
             .collect();
-        let batch_verified = batch_verify(&decoded, &keys.carried);
+        let batch_verified = keys.batch_verify(&decoded);
         part.iter()
             .zip(decoded)
             .zip(batch_verified)
@@ -379,10 +308,7 @@ impl App {
                 certificates.push((signer, pem.clone()));
             }
         }
-        let keys = PageKeys {
-            carried: super::certificates::signers_by_agency(certificates.iter().map(|(s, _)| s)),
-            held: Default::default(),
-        };
+        let keys = PageKeys::carried(certificates.iter().map(|(s, _)| s));
         let checked = self.check_all(from, &page.items, &keys);
         CheckedPage {
             certificates,
@@ -573,38 +499,4 @@ impl App {
         }
         Ok(outcome)
     }
-}
-
-/// Which of `decoded` have a signature verified by a batch that passed, for the records whose
-/// originator key is already prepared.
-fn batch_verify(
-    decoded: &[Result<RawRecord, String>],
-    keys: &BTreeMap<AgencyId, AgencySigners>,
-) -> Vec<bool> {
-    let mut verified = vec![false; decoded.len()];
-    // Each record is tried under the newest key that may have signed it; after a key rotation
-    // a record of the earlier key fails its batch and is verified one by one under each key.
-    let candidates: Vec<(usize, &RawRecord, &PreparedKey)> = decoded
-        .iter()
-        .enumerate()
-        .filter_map(|(index, raw)| {
-            let raw = raw.as_ref().ok()?;
-            let header = raw.header();
-            let signer = keys
-                .get(&header.origin)?
-                .signing_at(header.created_at)
-                .next()?;
-            Some((index, raw, &signer.key))
-        })
-        .collect();
-    for batch in candidates.chunks(VERIFY_BATCH) {
-        let records: Vec<(&RawRecord, &PreparedKey)> =
-            batch.iter().map(|&(_, raw, key)| (raw, key)).collect();
-        if verify_records_batch(&records).is_ok() {
-            for &(index, _, _) in batch {
-                verified[index] = true;
-            }
-        }
-    }
-    verified
 }

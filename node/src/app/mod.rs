@@ -31,6 +31,7 @@ pub mod iwol_views;
 mod list_matching;
 mod list_versions;
 pub mod packages;
+mod page_keys;
 mod parallel;
 pub mod received;
 pub mod saved;

@@ -10,6 +10,7 @@
 //! Verification ([`verify`]) takes the time as an argument and never reads a clock.
 
 pub mod contact;
+pub mod crl;
 pub mod issue;
 pub mod signer;
 pub mod verify;
@@ -18,6 +19,7 @@ use crate::ids::{AgencyId, Country, Role, Timestamp};
 use crate::keys::PublicKey;
 
 pub use contact::{Contact, ContactError};
+pub use crl::Crl;
 pub use issue::{
     IssueError, Revocation, create_crl, create_root, issue_agency_certificate,
     issue_agency_certificate_with_contact,
@@ -27,7 +29,7 @@ pub use signer::{
     canonical_pem, certificate_facts, verify_signer_certificate,
 };
 pub use verify::{
-    CertError, CertPolicy, Crl, TrustAnchor, certificate_contact, certificate_serial,
+    CertError, CertPolicy, TrustAnchor, certificate_contact, certificate_serial,
     verify_agency_certificate, verify_agency_certificate_with_contact,
 };
 

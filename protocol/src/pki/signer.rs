@@ -19,8 +19,9 @@
 
 use x509_parser::x509::X509Name;
 
+use super::crl::Crl;
 use super::verify::{
-    CertError, CertPolicy, Crl, TrustAnchor, check_time, ed25519_key, parse_certificate, pem_der,
+    CertError, CertPolicy, TrustAnchor, check_time, ed25519_key, parse_certificate, pem_der,
     time_of, verify_certificate_at,
 };
 use super::{AgencyIdentity, Validity, serial_hex};

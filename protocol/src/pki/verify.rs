@@ -7,13 +7,13 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::oid_registry::{OID_SIG_ED25519, Oid};
 use x509_parser::prelude::FromDer;
-use x509_parser::revocation_list::CertificateRevocationList;
 use x509_parser::x509::X509Name;
 
 use super::contact::{Contact, ContactError};
+use super::crl::Crl;
 use super::{
-    AgencyIdentity, AgencySubject, MAX_CRL_ENTRIES, MAX_PEM_BYTES, RevocationReason, Validity,
-    VerifiedAgency, serial_hex,
+    AgencyIdentity, AgencySubject, MAX_CRL_ENTRIES, MAX_PEM_BYTES, Validity, VerifiedAgency,
+    serial_hex,
 };
 use crate::ids::{AgencyId, Country, Role, Timestamp};
 use crate::keys::{PublicKey, Signature};
@@ -118,19 +118,8 @@ pub enum CertError {
 pub struct TrustAnchor {
     name_der: Vec<u8>,
     common_name: String,
-    key: PublicKey,
+    pub(super) key: PublicKey,
     validity: Validity,
-}
-
-/// A CRL whose signature has been verified against a trust anchor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Crl {
-    issuer_der: Vec<u8>,
-    crl_number: Option<String>,
-    this_update: Timestamp,
-    next_update: Option<Timestamp>,
-    /// (serial hex, revoked at, why), sorted by serial.
-    revoked: Vec<(String, Timestamp, RevocationReason)>,
 }
 
 /// What a verification accepts.
@@ -190,7 +179,7 @@ fn common_name(name: &X509Name<'_>) -> String {
         .to_owned()
 }
 
-fn check_ed25519(algorithm: &Oid<'_>, what: &'static str) -> Result<(), CertError> {
+pub(super) fn check_ed25519(algorithm: &Oid<'_>, what: &'static str) -> Result<(), CertError> {
     if *algorithm == OID_SIG_ED25519 {
         Ok(())
     } else {
@@ -213,7 +202,7 @@ pub(super) fn ed25519_key(
     Ok(PublicKey(bytes))
 }
 
-fn signature_of(bytes: &[u8], what: &'static str) -> Result<Signature, CertError> {
+pub(super) fn signature_of(bytes: &[u8], what: &'static str) -> Result<Signature, CertError> {
     let bytes: [u8; 64] = bytes
         .try_into()
         .map_err(|_| CertError::BadSignature(what))?;
@@ -285,7 +274,7 @@ impl TrustAnchor {
     }
 }
 
-fn find_anchor<'a>(
+pub(super) fn find_anchor<'a>(
     anchors: &'a [TrustAnchor],
     issuer: &X509Name<'_>,
 ) -> Result<&'a TrustAnchor, CertError> {
@@ -313,72 +302,6 @@ pub(super) fn check_time(validity: Validity, now: Timestamp) -> Result<(), CertE
         });
     }
     Ok(())
-}
-
-impl Crl {
-    /// Reads a CRL and verifies its signature against the root that issued it.
-    pub fn from_pem(pem: &str, anchors: &[TrustAnchor]) -> Result<Self, CertError> {
-        let der = pem_der(pem, "X509 CRL")?;
-        let (rest, crl) = CertificateRevocationList::from_der(&der)
-            .map_err(|e| CertError::Malformed(format!("CRL ({e})")))?;
-        if !rest.is_empty() {
-            return Err(CertError::Malformed("CRL has trailing bytes".into()));
-        }
-        check_ed25519(&crl.signature_algorithm.algorithm, "CRL")?;
-        let anchor = find_anchor(anchors, crl.issuer())?;
-        let signature = signature_of(&crl.signature_value.data, "CRL")?;
-        anchor
-            .key
-            .verify(crl.tbs_cert_list.as_ref(), &signature)
-            .map_err(|_| CertError::BadSignature("CRL"))?;
-        let mut revoked = Vec::new();
-        for entry in crl.iter_revoked_certificates() {
-            if revoked.len() == MAX_CRL_ENTRIES {
-                return Err(CertError::CrlTooLarge);
-            }
-            let reason = RevocationReason::from_code(entry.reason_code().map(|(_, code)| code.0));
-            revoked.push((
-                serial_hex(&entry.user_certificate.to_bytes_be()),
-                time_of(entry.revocation_date),
-                reason,
-            ));
-        }
-        revoked.sort();
-        Ok(Self {
-            issuer_der: crl.issuer().as_raw().to_vec(),
-            crl_number: crl.crl_number().map(|n| n.to_str_radix(10)),
-            this_update: time_of(crl.last_update()),
-            next_update: crl.next_update().map(time_of),
-            revoked,
-        })
-    }
-
-    /// The CRL number, if present.
-    pub fn number(&self) -> Option<&str> {
-        self.crl_number.as_deref()
-    }
-
-    /// When the CRL was issued.
-    pub fn this_update(&self) -> Timestamp {
-        self.this_update
-    }
-
-    /// Number of revoked certificates listed.
-    pub fn len(&self) -> usize {
-        self.revoked.len()
-    }
-
-    /// Whether no certificate is revoked.
-    pub fn is_empty(&self) -> bool {
-        self.revoked.is_empty()
-    }
-
-    fn revocation_of(&self, serial: &str) -> Option<(Timestamp, RevocationReason)> {
-        self.revoked
-            .binary_search_by(|(s, _, _)| s.as_str().cmp(serial))
-            .ok()
-            .map(|i| (self.revoked[i].1, self.revoked[i].2))
-    }
 }
 
 fn subject_of(cert: &X509Certificate<'_>) -> Result<AgencySubject, CertError> {
