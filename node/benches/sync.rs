@@ -41,6 +41,10 @@ fn peak_memory_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The hotline runs in this process: same allocator as the `safeport-node` daemon.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let count: u32 = std::env::var("SAFEPORT_BENCH_REPORTS")
