@@ -139,6 +139,21 @@ impl fmt::Display for Role {
 /// ISO 3166-1 alpha-2 officially assigned codes, sorted, for validation.
 const ISO_3166_ALPHA2: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
 
+/// [`ISO_3166_ALPHA2`] as a bitmap built at compile time (row: first letter, bit: second
+/// letter): every report names countries, and a lookup here replaces a scan of 249 codes.
+const ASSIGNED: [u32; 26] = assigned_bitmap();
+
+const fn assigned_bitmap() -> [u32; 26] {
+    let codes = ISO_3166_ALPHA2.as_bytes();
+    let mut map = [0u32; 26];
+    let mut at = 0;
+    while at + 1 < codes.len() {
+        map[(codes[at] - b'A') as usize] |= 1 << (codes[at + 1] - b'A');
+        at += 3;
+    }
+    map
+}
+
 /// A country as an ISO 3166-1 alpha-2 code (upper case), e.g. `NL`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -147,13 +162,16 @@ pub struct Country([u8; 2]);
 impl Country {
     /// Validates an ISO 3166-1 alpha-2 code; lower case input is accepted and upper-cased.
     pub fn new(code: &str) -> Result<Self, IdError> {
-        let upper = code.to_ascii_uppercase();
-        let bytes = upper.as_bytes();
-        if bytes.len() == 2 && ISO_3166_ALPHA2.split(' ').any(|known| known == upper) {
-            Ok(Self([bytes[0], bytes[1]]))
-        } else {
-            Err(IdError::Country(code.chars().take(16).collect()))
+        if let [first, second] = code.as_bytes() {
+            let (first, second) = (first.to_ascii_uppercase(), second.to_ascii_uppercase());
+            if first.is_ascii_uppercase()
+                && second.is_ascii_uppercase()
+                && ASSIGNED[usize::from(first - b'A')] & (1 << (second - b'A')) != 0
+            {
+                return Ok(Self([first, second]));
+            }
         }
+        Err(IdError::Country(code.chars().take(16).collect()))
     }
 
     /// The code as text.
@@ -363,6 +381,15 @@ mod tests {
         let codes: Vec<&str> = ISO_3166_ALPHA2.split(' ').collect();
         assert_eq!(codes.len(), 249);
         assert!(codes.windows(2).all(|pair| pair[0] < pair[1]));
+        // The bitmap accepts exactly the table's codes, in either case.
+        for first in b'A'..=b'Z' {
+            for second in b'A'..=b'Z' {
+                let code = String::from_utf8(vec![first, second]).unwrap();
+                let listed = codes.contains(&code.as_str());
+                assert_eq!(Country::new(&code).is_ok(), listed, "{code}");
+                assert_eq!(Country::new(&code.to_lowercase()).is_ok(), listed, "{code}");
+            }
+        }
         // The wire form accepts only the canonical upper-case spelling.
         assert!(Country::try_from("nl".to_string()).is_err());
     }
