@@ -10,11 +10,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::MutexGuard;
 
-use rocksdb::WriteBatch;
 use safeport_protocol::report::MediaItem;
 use safeport_protocol::{AgencyId, RawRecord, RecordId, encoding};
 
 use super::codec::KeyWriter;
+use super::sorted_writes::SortedWrites;
 use super::{META_RECORD_COUNT, Store, StoreError, Table};
 use crate::store::federation::Rejection;
 
@@ -22,7 +22,8 @@ use crate::store::federation::Rejection;
 pub struct StoreBatch<'a> {
     pub(super) store: &'a Store,
     _guard: MutexGuard<'a, ()>,
-    pub(super) batch: WriteBatch,
+    /// Written as one RocksDB batch, sorted by key, at commit.
+    pub(super) batch: SortedWrites<'a>,
     added: HashSet<[u8; 32]>,
     removed: u64,
     /// Next free outbox position per recipient, as far as this batch has used them.
@@ -45,7 +46,7 @@ impl Store {
         StoreBatch {
             store: self,
             _guard: self.lock(),
-            batch: WriteBatch::default(),
+            batch: SortedWrites::default(),
             added: HashSet::new(),
             removed: 0,
             outbox_next: HashMap::new(),
@@ -171,8 +172,7 @@ impl StoreBatch<'_> {
     /// Stores a media item under its commitment.
     pub fn put_media_item(&mut self, item: &MediaItem) -> Result<(), StoreError> {
         let invalid = |_| StoreError::InvalidArgument("media item does not encode");
-        let commitment = item.commitment().map_err(invalid)?;
-        let value = encoding::encode(item).map_err(invalid)?;
+        let (value, commitment) = item.encode_with_commitment().map_err(invalid)?;
         self.batch
             .put_cf(self.store.cf(Table::MediaItems)?, commitment, value);
         Ok(())
@@ -294,7 +294,7 @@ impl StoreBatch<'_> {
                 .put_cf(self.store.cf(Table::Meta)?, &count_key, count.to_be_bytes());
         }
         let batch = std::mem::take(&mut self.batch);
-        self.store.write(batch)?;
+        self.store.write(batch.into_write_batch())?;
         let mut outbox_heads: Vec<(AgencyId, u64)> = self.enqueued.drain().collect();
         outbox_heads.sort();
         Ok(Committed { outbox_heads })
