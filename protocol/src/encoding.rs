@@ -39,7 +39,11 @@ pub enum EncodingError {
 
 /// Encodes a value canonically.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, EncodingError> {
-    postcard::to_stdvec(value).map_err(|e| EncodingError::Malformed(e.to_string()))
+    // Most values encoded on hot paths (media items, ids, headers) fit this, and starting
+    // there saves the vector's doublings from 8 bytes (a tenth of encoding a media item).
+    const INITIAL_CAPACITY: usize = 256;
+    postcard::to_extend(value, Vec::with_capacity(INITIAL_CAPACITY))
+        .map_err(|e| EncodingError::Malformed(e.to_string()))
 }
 
 /// Decodes exactly one canonically encoded value of at most `max_len` bytes.

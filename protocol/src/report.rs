@@ -240,8 +240,20 @@ impl MediaItem {
     /// The commitment listed in the report: SHA-256 over the domain string and the item's
     /// canonical encoding.
     pub fn commitment(&self) -> Result<[u8; 32], EncodingError> {
-        let encoded = encoding::encode(&(MEDIA_COMMITMENT_DOMAIN, self))?;
-        Ok(Sha256::digest(encoded).into())
+        Ok(self.encode_with_commitment()?.1)
+    }
+
+    /// The item's canonical encoding (how it is stored) and its commitment, from one encoding:
+    /// the encoding of the pair `(domain, item)` is the domain's encoding followed by the
+    /// item's, so the hash runs over both without encoding the item twice.
+    pub fn encode_with_commitment(&self) -> Result<(Vec<u8>, [u8; 32]), EncodingError> {
+        let encoded = encoding::encode(self)?;
+        let commitment = Sha256::new()
+            .chain_update(encoding::encode(MEDIA_COMMITMENT_DOMAIN)?)
+            .chain_update(&encoded)
+            .finalize()
+            .into();
+        Ok((encoded, commitment))
     }
 
     /// The item's classification.

@@ -261,6 +261,20 @@ proptest! {
     }
 
     #[test]
+    fn media_item_commitment_hashes_the_domain_and_the_item(item in arb_item()) {
+        // The definition: SHA-256 of the encoded pair (domain, item). The shortcut that hashes
+        // the stored encoding must give exactly that.
+        use sha2::{Digest, Sha256};
+        use safeport_protocol::report::MEDIA_COMMITMENT_DOMAIN;
+        let pair = encoding::encode(&(MEDIA_COMMITMENT_DOMAIN, &item)).unwrap();
+        let expected: [u8; 32] = Sha256::digest(pair).into();
+        let (encoded, commitment) = item.encode_with_commitment().unwrap();
+        prop_assert_eq!(encoded, encoding::encode(&item).unwrap());
+        prop_assert_eq!(commitment, expected);
+        prop_assert_eq!(item.commitment().unwrap(), expected);
+    }
+
+    #[test]
     fn revocations_round_trip(revocation in arb_revocation()) {
         check_round_trip(revocation);
     }
