@@ -41,13 +41,12 @@ pub struct Ingested {
 impl App {
     /// Loads the media items a stored report commits to (those this node holds).
     pub(crate) fn report_items(&self, report: &Report) -> Result<Vec<MediaItem>, AppError> {
-        let mut items = Vec::with_capacity(report.media.len());
-        for commitment in &report.media {
-            if let Some(item) = self.store.media_item(commitment)? {
-                items.push(item);
-            }
-        }
-        Ok(items)
+        Ok(self
+            .store
+            .media_items(&report.media)?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     /// Whether `record` (with the items this node holds) may go to `recipient` now, and which

@@ -116,6 +116,29 @@ impl Store {
             })
     }
 
+    /// The media items with these commitments, in order (`None` where not stored): one
+    /// RocksDB multi-get, cheaper than a point get each when serving a page of reports.
+    pub fn media_items(
+        &self,
+        commitments: &[[u8; 32]],
+    ) -> Result<Vec<Option<MediaItem>>, StoreError> {
+        let cf = self.cf(Table::MediaItems)?;
+        self.inner
+            .db
+            .batched_multi_get_cf(cf, commitments, false)
+            .into_iter()
+            .map(|found| match found.map_err(|e| self.db_err(e))? {
+                None => Ok(None),
+                Some(bytes) => encoding::decode(&bytes, MAX_MEDIA_ITEM_BYTES)
+                    .map(Some)
+                    .map_err(|_| StoreError::CorruptValue {
+                        table: Table::MediaItems.name(),
+                        what: "stored media item does not decode",
+                    }),
+            })
+            .collect()
+    }
+
     /// The latest revision of a report known here: `(revision, record id)`.
     pub fn report_head(
         &self,
@@ -326,5 +349,46 @@ impl Store {
             })?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use safeport_protocol::Classification;
+    use safeport_tests::fixtures::media_item;
+
+    use super::*;
+
+    #[test]
+    fn media_items_come_back_in_order_with_gaps_for_missing_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("db")).unwrap();
+        let held = [
+            media_item(1, Classification::Baseline),
+            media_item(2, Classification::NationallyIllegal),
+        ];
+        let mut batch = store.batch();
+        for item in &held {
+            batch.put_media_item(item).unwrap();
+        }
+        batch.commit().unwrap();
+        let missing = media_item(3, Classification::Baseline);
+        let commitments = [
+            held[1].commitment().unwrap(),
+            missing.commitment().unwrap(),
+            held[0].commitment().unwrap(),
+        ];
+        let found = store.media_items(&commitments).unwrap();
+        assert_eq!(
+            found,
+            vec![Some(held[1].clone()), None, Some(held[0].clone())]
+        );
+        assert_eq!(
+            store.media_item(&commitments[2]).unwrap(),
+            Some(held[0].clone())
+        );
+        assert!(store.media_items(&[]).unwrap().is_empty());
     }
 }
