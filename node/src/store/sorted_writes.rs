@@ -106,7 +106,7 @@ mod tests {
     #[test]
     fn later_writes_of_a_key_win_and_every_family_is_written() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db")).unwrap();
+        let store = Store::open(dir.path().join("db")).unwrap();
         let meta = store.cf(Table::Meta).unwrap();
         let records = store.cf(Table::Records).unwrap();
         let mut writes = SortedWrites::default();
