@@ -11,6 +11,14 @@ use super::{MAX_PAGE, Store, StoreError, Table};
 /// Largest stored media item read back.
 const MAX_MEDIA_ITEM_BYTES: usize = 64 * 1024;
 
+/// Decodes a stored media item (one place for its bound and its corruption error).
+fn decode_media_item(bytes: &[u8]) -> Result<MediaItem, StoreError> {
+    encoding::decode(bytes, MAX_MEDIA_ITEM_BYTES).map_err(|_| StoreError::CorruptValue {
+        table: Table::MediaItems.name(),
+        what: "stored media item does not decode",
+    })
+}
+
 /// A record this node refused, and why. Kept so that nothing is dropped silently.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
@@ -105,15 +113,9 @@ impl Store {
 
     /// The media item with this commitment, if stored.
     pub fn media_item(&self, commitment: &[u8; 32]) -> Result<Option<MediaItem>, StoreError> {
-        let Some(bytes) = self.get(Table::MediaItems, commitment)? else {
-            return Ok(None);
-        };
-        encoding::decode(&bytes, MAX_MEDIA_ITEM_BYTES)
-            .map(Some)
-            .map_err(|_| StoreError::CorruptValue {
-                table: Table::MediaItems.name(),
-                what: "stored media item does not decode",
-            })
+        self.get(Table::MediaItems, commitment)?
+            .map(|bytes| decode_media_item(&bytes))
+            .transpose()
     }
 
     /// The media items with these commitments, in order (`None` where not stored): one
@@ -127,14 +129,11 @@ impl Store {
             .db
             .batched_multi_get_cf(cf, commitments, false)
             .into_iter()
-            .map(|found| match found.map_err(|e| self.db_err(e))? {
-                None => Ok(None),
-                Some(bytes) => encoding::decode(&bytes, MAX_MEDIA_ITEM_BYTES)
-                    .map(Some)
-                    .map_err(|_| StoreError::CorruptValue {
-                        table: Table::MediaItems.name(),
-                        what: "stored media item does not decode",
-                    }),
+            .map(|found| {
+                found
+                    .map_err(|e| self.db_err(e))?
+                    .map(|bytes| decode_media_item(&bytes))
+                    .transpose()
             })
             .collect()
     }
