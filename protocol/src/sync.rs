@@ -125,9 +125,12 @@ impl SyncResponse {
         encoding::encode(self)
     }
 
-    /// Canonical decoding, bounded by [`MAX_SYNC_MESSAGE_BYTES`]; also checks the page bounds.
+    /// Decoding bounded by [`MAX_SYNC_MESSAGE_BYTES`]; also checks the page bounds. A response
+    /// is an envelope ([`encoding::decode_envelope`]): the records in a page are decoded
+    /// canonically one by one, and its media items are re-encoded before they are hashed or
+    /// stored, so the page itself is not re-encoded.
     pub fn decode(bytes: &[u8]) -> Result<Self, EncodingError> {
-        let response: Self = encoding::decode(bytes, MAX_SYNC_MESSAGE_BYTES)?;
+        let response: Self = encoding::decode_envelope(bytes, MAX_SYNC_MESSAGE_BYTES)?;
         if let SyncResponse::Page(page) = &response {
             let too_many = page.items.len() > MAX_PAGE_ITEMS as usize
                 || page.certificates.len() > MAX_PAGE_CERTIFICATES;
