@@ -11,12 +11,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use safeport_protocol::sync::{MAX_PAGE_ITEMS, SyncPage, SyncRequest, SyncResponse};
+use safeport_protocol::sync::{SyncRequest, SyncResponse};
 use safeport_protocol::{AgencyId, Timestamp};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 mod content;
+mod pull;
 
 use crate::app::App;
 use crate::blobs::BlobStore;
@@ -26,8 +27,6 @@ use crate::store::Committed;
 
 /// Capacity of the driver's command channel.
 pub const DRIVER_CHANNEL_CAPACITY: usize = 256;
-/// Most pages pulled from one peer in one pull before yielding to other work.
-const MAX_PAGES_PER_PULL: usize = 10_000;
 
 /// Sync progress with one peer, for status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -264,7 +263,7 @@ impl Driver {
         let app = Arc::clone(&self.app);
         let handle = self.handle.clone();
         tokio::spawn(async move {
-            let pulled = pull_from(&app, &handle, &agency).await;
+            let pulled = pull::pull_from(&app, &handle, &agency).await;
             // Content follows the records that grant it (queued by their ingest).
             let fetched = match pulled {
                 Ok(()) => content::fetch_all(&app, &handle, &agency)
@@ -378,152 +377,5 @@ async fn answer(
             commitment,
             offset,
         } => content::serve(app, handle, from, record, commitment, offset).await,
-    }
-}
-
-/// Requests one page of this node's outbox at `peer`, after `after`.
-async fn fetch_page(
-    net: NetHandle,
-    me: AgencyId,
-    peer: AgencyId,
-    after: u64,
-) -> Result<SyncPage, String> {
-    let request = SyncRequest::Pull {
-        recipient: me,
-        after,
-        limit: MAX_PAGE_ITEMS,
-    };
-    let body = request.encode().map_err(|e| e.to_string())?;
-    let bytes = net.request(&peer, body).await.map_err(|e| e.to_string())?;
-    let page = match SyncResponse::decode(&bytes).map_err(|e| format!("bad response: {e}"))? {
-        SyncResponse::Page(page) => page,
-        SyncResponse::Refused(reason) => return Err(format!("peer refused the pull: {reason}")),
-        SyncResponse::Ack | SyncResponse::Blob(_) => {
-            return Err("peer answered a pull with something else".into());
-        }
-    };
-    if page.next_cursor < after || page.items.iter().any(|item| item.position <= after) {
-        return Err("peer sent a page behind our cursor".into());
-    }
-    Ok(page)
-}
-
-/// Pulls every page waiting for this node at `peer`, storing each in one synced batch. Three
-/// things overlap: the next page is requested while the current one is checked, and the
-/// current one is checked (signatures, on all cores) while the previous one is written. Pages
-/// are written strictly in order, one after the other; the cursor only ever advances with
-/// what was stored.
-async fn pull_from(
-    app: &Arc<App>,
-    handle: &FederationHandle,
-    peer: &AgencyId,
-) -> Result<(), String> {
-    let cursor = {
-        let app = Arc::clone(app);
-        let peer = peer.clone();
-        tokio::task::spawn_blocking(move || app.store().cursor(&peer))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?
-    };
-    let fetch = |after| {
-        tokio::spawn(fetch_page(
-            handle.net.clone(),
-            app.me().clone(),
-            peer.clone(),
-            after,
-        ))
-    };
-    let mut requested_after = cursor;
-    let mut next = fetch(requested_after);
-    let mut writing: Option<tokio::task::JoinHandle<Result<(), String>>> = None;
-    let mut pages = 0;
-    loop {
-        let waited = std::time::Instant::now();
-        let page = match next.await.map_err(|e| e.to_string()) {
-            Ok(Ok(page)) => page,
-            Ok(Err(error)) | Err(error) => {
-                finish(writing).await?;
-                return Err(error);
-            }
-        };
-        let wait_ms = waited.elapsed().as_millis() as u64;
-        pages += 1;
-        // Only a page that advanced may lead to another (no endless "more" without progress).
-        let more = page.more && page.next_cursor > requested_after && pages < MAX_PAGES_PER_PULL;
-        if more {
-            requested_after = page.next_cursor;
-            next = fetch(requested_after);
-        } else {
-            next = tokio::spawn(async { Err(String::new()) });
-        }
-        let page = Arc::new(page);
-        let checked = {
-            let (app, peer, page) = (Arc::clone(app), peer.clone(), Arc::clone(&page));
-            tokio::task::spawn_blocking(move || app.check_page(&peer, &page))
-        };
-        let checked = checked.await.map_err(|e| e.to_string());
-        // The previous page must be stored before this one is.
-        let previous = finish(writing.take()).await;
-        let checked = match (previous, checked) {
-            (Ok(()), Ok(checked)) => checked,
-            (Err(error), _) | (_, Err(error)) => {
-                // The prefetched page is beyond what was stored: drop it, the next pull starts
-                // again from the stored cursor.
-                next.abort();
-                return Err(error);
-            }
-        };
-        let (app, handle, peer) = (Arc::clone(app), handle.clone(), peer.clone());
-        writing = Some(tokio::spawn(async move {
-            let started = std::time::Instant::now();
-            let stored = {
-                let (app, peer, page) = (Arc::clone(&app), peer.clone(), Arc::clone(&page));
-                tokio::task::spawn_blocking(move || app.store_page(&peer, &page, checked)).await
-            };
-            let ingested = match stored {
-                Ok(Ok(ingested)) => ingested,
-                Ok(Err(error)) => return Err(error.to_string()),
-                Err(error) => return Err(error.to_string()),
-            };
-            tracing::info!(
-                peer = %peer,
-                stored = ingested.stored,
-                duplicates = ingested.duplicates,
-                rejected = ingested.rejected,
-                cursor = ingested.cursor,
-                more,
-                wait_ms,
-                ingest_ms = ingested.check_ms + started.elapsed().as_millis() as u64,
-                check_ms = ingested.check_ms,
-                build_ms = ingested.build_ms,
-                write_ms = ingested.write_ms,
-                "ingested a page"
-            );
-            handle.metrics.ingested(&ingested);
-            handle.record(&peer, |p| {
-                p.received += ingested.stored as u64;
-                p.refused += ingested.rejected as u64;
-                p.last_error = None;
-                // The holder serves nothing beyond its head: the cursor is a head it had.
-                p.peer_head = p.peer_head.max(Some(ingested.cursor));
-            });
-            handle.committed(ingested.committed).await;
-            Ok(())
-        }));
-        if !more {
-            next.abort();
-            return finish(writing).await;
-        }
-    }
-}
-
-/// Waits for a page being written, if any.
-async fn finish(
-    writing: Option<tokio::task::JoinHandle<Result<(), String>>>,
-) -> Result<(), String> {
-    match writing {
-        Some(task) => task.await.map_err(|e| e.to_string())?,
-        None => Ok(()),
     }
 }
