@@ -326,9 +326,10 @@ impl Store {
                 }
             }
         }
+        let cache = rocksdb::Cache::new_hyper_clock_cache(options::BLOCK_CACHE_BYTES, 0);
         let descriptors = names
             .into_iter()
-            .map(|name| ColumnFamilyDescriptor::new(name, options::table_options()));
+            .map(|name| ColumnFamilyDescriptor::new(name, options::table_options(&cache)));
         let db = DB::open_cf_descriptors(&opts, &path, descriptors).map_err(db_err)?;
         for table in Table::ALL {
             if db.cf_handle(table.name()).is_none() {
