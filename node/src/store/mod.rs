@@ -619,6 +619,44 @@ mod tests {
     }
 
     #[test]
+    fn every_table_reads_through_the_one_bounded_block_cache() {
+        let (_dir, store) = temp_store();
+        let (a, b) = (Table::Records, Table::MediaItems);
+        let usage = |table| {
+            store
+                .inner
+                .db
+                .property_int_value_cf(store.cf(table).unwrap(), "rocksdb.block-cache-usage")
+                .unwrap()
+        };
+        for table in Table::ALL {
+            let capacity = store
+                .inner
+                .db
+                .property_int_value_cf(store.cf(table).unwrap(), "rocksdb.block-cache-capacity")
+                .unwrap();
+            assert_eq!(
+                capacity,
+                Some(options::BLOCK_CACHE_BYTES as u64),
+                "{table:?}"
+            );
+        }
+        // Shared, not one cache of that size each: what one table caches, the other reports.
+        let mut batch = store.batch();
+        for n in 0..200u8 {
+            batch.batch.put_cf(store.cf(a).unwrap(), [n; 32], [n; 512]);
+        }
+        batch.commit().unwrap();
+        store.inner.db.flush_cf(store.cf(a).unwrap()).unwrap();
+        let before = usage(b);
+        for n in 0..200u8 {
+            assert!(store.get(a, &[n; 32]).unwrap().is_some());
+        }
+        assert!(usage(b) > before);
+        assert_eq!(usage(a), usage(b));
+    }
+
+    #[test]
     fn table_names_are_versioned_and_unique() {
         let names: Vec<_> = Table::ALL.iter().map(|t| t.name()).collect();
         assert!(names.iter().all(|n| n.ends_with("_v1")));
