@@ -23,6 +23,7 @@ pub mod hashlists;
 pub mod held;
 pub mod hotline;
 mod ingest;
+pub use ingest::CheckedPage;
 pub mod iwol;
 mod iwol_sync;
 #[cfg(test)]

@@ -1,20 +1,22 @@
 //! Pulling this node's outbox at a peer: a pipeline of three stages joined by bounded
 //! channels, so none waits for another while there is work. A fetcher requests page after
-//! page (the next as soon as the previous arrived, at most [`PAGES_AHEAD`] waiting); each page
-//! is checked (signatures, on all cores) while the previous one is written; pages are written
-//! strictly in order, one after the other, and the cursor only ever advances with what was
-//! stored. When a stage fails, the pages fetched ahead are dropped and the next pull starts
-//! again from the stored cursor.
+//! page (the next as soon as the previous arrived, at most [`PAGES_AHEAD`] waiting); a checker
+//! checks each (signatures, on all cores) ahead of the writer; the writer stores pages strictly
+//! in order, one after the other, each in one synced batch, and the cursor only ever advances
+//! with what was stored. A page checked ahead is judged again at write time if the agreements
+//! changed meanwhile, and withdrawals are looked up again under the write lock
+//! (`app/ingest.rs`). When a stage fails, the pages fetched or checked ahead are dropped and
+//! the next pull starts again from the stored cursor.
 
 use std::sync::Arc;
 
 use safeport_protocol::AgencyId;
 use safeport_protocol::sync::{MAX_PAGE_ITEMS, SyncPage, SyncRequest, SyncResponse};
 use tokio::sync::mpsc;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
 use super::FederationHandle;
-use crate::app::App;
+use crate::app::{App, CheckedPage};
 use crate::net::NetHandle;
 
 /// Most pages pulled from one peer in one pull before yielding to other work.
@@ -26,11 +28,25 @@ const MAX_PAGES_PER_PULL: usize = 10_000;
 /// writes (one alone left it idle for a third of the sync benchmark).
 const PAGES_AHEAD: usize = 2;
 
+/// Pages checked and waiting to be written: one, so the cores check the next page while the
+/// writer waits for its synced write, and at most one checked page waits in memory.
+const PAGES_CHECKED_AHEAD: usize = 1;
+
 /// A page as the fetcher hands it on.
 struct Fetched {
     page: SyncPage,
     /// Whether another page follows in this pull.
     more: bool,
+}
+
+/// A page as the checker hands it on.
+struct Checked {
+    page: Arc<SyncPage>,
+    check: CheckedPage,
+    /// Whether another page follows in this pull.
+    more: bool,
+    /// How long the checker waited for this page to arrive.
+    wait_ms: u64,
 }
 
 /// Requests one page of this node's outbox at `peer`, after `after`.
@@ -87,6 +103,45 @@ async fn fetch_pages(
     }
 }
 
+/// The checking stage: checks each fetched page (signatures on all cores) and hands it on with
+/// its check, until the last page of the pull, an error (handed on too), or the writer is gone.
+/// It runs ahead of the writer by [`PAGES_CHECKED_AHEAD`], so the cores check the next page
+/// while the writer waits for its synced write.
+async fn check_pages(
+    app: Arc<App>,
+    peer: AgencyId,
+    mut fetched: mpsc::Receiver<Result<Fetched, String>>,
+    checked: mpsc::Sender<Result<Checked, String>>,
+) {
+    loop {
+        let waited = std::time::Instant::now();
+        let Some(next) = fetched.recv().await else {
+            return;
+        };
+        let wait_ms = waited.elapsed().as_millis() as u64;
+        let result = match next {
+            Err(error) => Err(error),
+            Ok(Fetched { page, more }) => {
+                let page = Arc::new(page);
+                let (app, peer, to_check) = (Arc::clone(&app), peer.clone(), Arc::clone(&page));
+                tokio::task::spawn_blocking(move || app.check_page(&peer, &to_check))
+                    .await
+                    .map(|check| Checked {
+                        page,
+                        check,
+                        more,
+                        wait_ms,
+                    })
+                    .map_err(|e| e.to_string())
+            }
+        };
+        let go_on = matches!(&result, Ok(checked) if checked.more);
+        if checked.send(result).await.is_err() || !go_on {
+            return;
+        }
+    }
+}
+
 /// Pulls every page waiting for this node at `peer`, storing each in one synced batch.
 pub(super) async fn pull_from(
     app: &Arc<App>,
@@ -101,91 +156,65 @@ pub(super) async fn pull_from(
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?
     };
-    let (sender, mut pages) = mpsc::channel(PAGES_AHEAD);
+    let (fetched_sender, fetched) = mpsc::channel(PAGES_AHEAD);
+    let (checked_sender, mut checked) = mpsc::channel(PAGES_CHECKED_AHEAD);
     // Dropped (and so aborted) with this function, whichever way it returns.
-    let mut fetcher = JoinSet::new();
-    fetcher.spawn(fetch_pages(
+    let mut stages = JoinSet::new();
+    stages.spawn(fetch_pages(
         handle.net.clone(),
         app.me().clone(),
         peer.clone(),
         cursor,
-        sender,
+        fetched_sender,
     ));
-    let mut writing: Option<JoinHandle<Result<(), String>>> = None;
-    loop {
-        let waited = std::time::Instant::now();
-        let fetched = match pages.recv().await {
-            Some(Ok(fetched)) => fetched,
-            Some(Err(error)) => {
-                finish(writing).await?;
-                return Err(error);
-            }
-            None => {
-                finish(writing).await?;
-                return Err("the page fetcher stopped".into());
-            }
+    stages.spawn(check_pages(
+        Arc::clone(app),
+        peer.clone(),
+        fetched,
+        checked_sender,
+    ));
+    // The writing stage: pages strictly in order, one after the other.
+    while let Some(next) = checked.recv().await {
+        let Checked {
+            page,
+            check,
+            more,
+            wait_ms,
+        } = next?;
+        let started = std::time::Instant::now();
+        let ingested = {
+            let (app, peer) = (Arc::clone(app), peer.clone());
+            tokio::task::spawn_blocking(move || app.store_page(&peer, &page, check))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?
         };
-        let wait_ms = waited.elapsed().as_millis() as u64;
-        let Fetched { page, more } = fetched;
-        let page = Arc::new(page);
-        let checked = {
-            let (app, peer, page) = (Arc::clone(app), peer.clone(), Arc::clone(&page));
-            tokio::task::spawn_blocking(move || app.check_page(&peer, &page))
-        };
-        let checked = checked.await.map_err(|e| e.to_string());
-        // The previous page must be stored before this one is.
-        let previous = finish(writing.take()).await;
-        let checked = match (previous, checked) {
-            (Ok(()), Ok(checked)) => checked,
-            (Err(error), _) | (_, Err(error)) => return Err(error),
-        };
-        let (app, handle, peer) = (Arc::clone(app), handle.clone(), peer.clone());
-        writing = Some(tokio::spawn(async move {
-            let started = std::time::Instant::now();
-            let stored = {
-                let (app, peer, page) = (Arc::clone(&app), peer.clone(), Arc::clone(&page));
-                tokio::task::spawn_blocking(move || app.store_page(&peer, &page, checked)).await
-            };
-            let ingested = match stored {
-                Ok(Ok(ingested)) => ingested,
-                Ok(Err(error)) => return Err(error.to_string()),
-                Err(error) => return Err(error.to_string()),
-            };
-            tracing::info!(
-                peer = %peer,
-                stored = ingested.stored,
-                duplicates = ingested.duplicates,
-                rejected = ingested.rejected,
-                cursor = ingested.cursor,
-                more,
-                wait_ms,
-                ingest_ms = ingested.check_ms + started.elapsed().as_millis() as u64,
-                check_ms = ingested.check_ms,
-                build_ms = ingested.build_ms,
-                write_ms = ingested.write_ms,
-                "ingested a page"
-            );
-            handle.metrics.ingested(&ingested);
-            handle.record(&peer, |p| {
-                p.received += ingested.stored as u64;
-                p.refused += ingested.rejected as u64;
-                p.last_error = None;
-                // The holder serves nothing beyond its head: the cursor is a head it had.
-                p.peer_head = p.peer_head.max(Some(ingested.cursor));
-            });
-            handle.committed(ingested.committed).await;
-            Ok(())
-        }));
+        tracing::info!(
+            peer = %peer,
+            stored = ingested.stored,
+            duplicates = ingested.duplicates,
+            rejected = ingested.rejected,
+            cursor = ingested.cursor,
+            more,
+            wait_ms,
+            ingest_ms = ingested.check_ms + started.elapsed().as_millis() as u64,
+            check_ms = ingested.check_ms,
+            build_ms = ingested.build_ms,
+            write_ms = ingested.write_ms,
+            "ingested a page"
+        );
+        handle.metrics.ingested(&ingested);
+        handle.record(peer, |p| {
+            p.received += ingested.stored as u64;
+            p.refused += ingested.rejected as u64;
+            p.last_error = None;
+            // The holder serves nothing beyond its head: the cursor is a head it had.
+            p.peer_head = p.peer_head.max(Some(ingested.cursor));
+        });
+        handle.committed(ingested.committed).await;
         if !more {
-            return finish(writing).await;
+            return Ok(());
         }
     }
-}
-
-/// Waits for a page being written, if any.
-async fn finish(writing: Option<JoinHandle<Result<(), String>>>) -> Result<(), String> {
-    match writing {
-        Some(task) => task.await.map_err(|e| e.to_string())?,
-        None => Ok(()),
-    }
+    Err("the pull stopped before its last page".into())
 }
