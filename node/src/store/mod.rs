@@ -327,9 +327,10 @@ impl Store {
             }
         }
         let cache = rocksdb::Cache::new_hyper_clock_cache(options::BLOCK_CACHE_BYTES, 0);
-        let descriptors = names
-            .into_iter()
-            .map(|name| ColumnFamilyDescriptor::new(name, options::table_options(&cache)));
+        let descriptors = names.into_iter().map(|name| {
+            let options = options::table_options(&cache, &name);
+            ColumnFamilyDescriptor::new(name, options)
+        });
         let db = DB::open_cf_descriptors(&opts, &path, descriptors).map_err(db_err)?;
         for table in Table::ALL {
             if db.cf_handle(table.name()).is_none() {
@@ -654,6 +655,36 @@ mod tests {
         }
         assert!(usage(b) > before);
         assert_eq!(usage(a), usage(b));
+    }
+
+    #[test]
+    fn tables_keyed_by_hash_make_every_entry_a_restart_point() {
+        let (_dir, store) = temp_store();
+        // RocksDB writes the options it opened each column family with to an OPTIONS file.
+        let mut files: Vec<_> = std::fs::read_dir(store.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.starts_with("OPTIONS-"))
+            .collect();
+        files.sort_by_key(|name| name["OPTIONS-".len()..].parse::<u64>().unwrap());
+        let latest = std::fs::read_to_string(store.path().join(files.last().unwrap())).unwrap();
+        let interval = |table: Table| {
+            let section = format!("[TableOptions/BlockBasedTable \"{}\"]", table.name());
+            let start = latest.find(&section).unwrap();
+            latest[start..]
+                .lines()
+                .find_map(|line| line.trim().strip_prefix("block_restart_interval="))
+                .unwrap()
+                .parse::<u32>()
+                .unwrap()
+        };
+        for table in Table::ALL {
+            let expected = if options::keyed_by_hash(table) { 1 } else { 16 };
+            assert_eq!(interval(table), expected, "{table:?}");
+        }
+        assert!(
+            options::keyed_by_hash(Table::Records) && options::keyed_by_hash(Table::MediaItems)
+        );
     }
 
     #[test]
