@@ -92,7 +92,7 @@ async fn main() {
                 .unwrap();
                 batch.insert_record(signed.raw()).unwrap();
                 for item in &items {
-                    batch.put_media_item(item).unwrap();
+                    batch.put_media_item(&signed.id(), item).unwrap();
                 }
                 batch
                     .set_report_head(&me, &key_bytes, revision, &signed.id())
@@ -242,7 +242,7 @@ async fn main() {
             let report = raw.into_typed::<Report>().unwrap().body().clone();
             let mut items = Vec::with_capacity(report.media.len());
             for commitment in &report.media {
-                if let Some(item) = app.store().media_item(commitment).unwrap() {
+                if let Some(item) = app.store().media_item(&id, commitment).unwrap() {
                     items.push(item);
                 }
             }

@@ -95,7 +95,7 @@ impl App {
             .ok_or(AppError::NotFound)?;
         let raw = self.store.record(&record_id)?.ok_or(AppError::NotFound)?;
         let report = raw.into_typed::<Report>()?.body().clone();
-        let items = self.report_items(&report)?;
+        let items = self.report_items(&record_id, &report)?;
         self.visible(origin, record_id, report, &items)
             .ok_or(AppError::NotFound)
     }

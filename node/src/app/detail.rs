@@ -103,7 +103,7 @@ impl App {
             };
             let signed_at = raw.header().created_at;
             let report: Report = raw.into_typed::<Report>()?.body().clone();
-            let items = self.report_items(&report)?;
+            let items = self.report_items(&record_id, &report)?;
             // Each revision is judged on its own: an earlier one may have had items of a class
             // this node may not see.
             if let Some(visible) = self.visible(origin, record_id, report, &items) {

@@ -186,7 +186,7 @@ impl App {
         let record_id = head;
         let record = self.store.record(&record_id)?.ok_or(AppError::NotFound)?;
         let report = record.into_typed::<Report>()?.body().clone();
-        let items = self.report_items(&report)?;
+        let items = self.report_items(&record_id, &report)?;
         let statuses = self.statuses_of(self.me(), report_key)?;
         Ok(HotlineReport {
             local,

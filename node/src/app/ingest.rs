@@ -420,7 +420,7 @@ impl App {
                     }
                     if let Some(report) = &report {
                         for media in &item.media {
-                            batch.put_media_item(media)?;
+                            batch.put_media_item(&raw.id(), media)?;
                             if self.content_granted(from, report, &item.media, media) {
                                 let pending = PendingBlob {
                                     record: raw.id(),

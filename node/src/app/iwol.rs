@@ -153,7 +153,7 @@ impl App {
                 .chain(&report.redirects)
                 .find(|url| domain::url_host(url).is_some_and(|h| domain.covers_host(h)))
                 .ok_or_else(|| invalid(format!("report {id} is not on {domain}")))?;
-            let items = self.report_items(&report)?;
+            let items = self.report_items(id, &report)?;
             let count = |class| items.iter().filter(|i| i.classification() == class).count() as u32;
             reports.push(EvidenceReport {
                 record: *id,

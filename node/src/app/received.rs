@@ -146,7 +146,7 @@ impl App {
                 continue;
             };
             let report = raw.into_typed::<Report>()?.body().clone();
-            let items = self.report_items(&report)?;
+            let items = self.report_items(&record_id, &report)?;
             out.push(HeldReport {
                 origin,
                 record_id,

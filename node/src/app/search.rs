@@ -111,7 +111,7 @@ impl App {
             return Ok(None);
         };
         let report = raw.into_typed::<Report>()?.body().clone();
-        let items = self.report_items(&report)?;
+        let items = self.report_items(&record_id, &report)?;
         let status = self.latest_status(statuses)?;
         let Some(origin) = index.intern(origin) else {
             return Ok(None);

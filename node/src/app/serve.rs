@@ -38,7 +38,7 @@ impl App {
             _ => None,
         };
         let report_items = match &report {
-            Some(report) => self.report_items(report.body())?,
+            Some(report) => self.report_items(id, report.body())?,
             None => Vec::new(),
         };
         let context = report.as_ref().map(|r| (r.body(), report_items.as_slice()));

@@ -39,11 +39,15 @@ pub struct Ingested {
 }
 
 impl App {
-    /// Loads the media items a stored report commits to (those this node holds).
-    pub(crate) fn report_items(&self, report: &Report) -> Result<Vec<MediaItem>, AppError> {
+    /// Loads the media items stored report record `record` commits to (those this node holds).
+    pub(crate) fn report_items(
+        &self,
+        record: &RecordId,
+        report: &Report,
+    ) -> Result<Vec<MediaItem>, AppError> {
         Ok(self
             .store
-            .media_items(&report.media)?
+            .media_items(record, &report.media)?
             .into_iter()
             .flatten()
             .collect())
@@ -209,7 +213,7 @@ impl App {
         batch.insert_record(record)?;
         if let Some((report, items)) = report {
             for item in items {
-                batch.put_media_item(item)?;
+                batch.put_media_item(&record.id(), item)?;
             }
             self.advance_report_head(&mut batch, record, report)?;
         }
@@ -292,9 +296,9 @@ impl App {
         }
         let item = self
             .store
-            .media_item(commitment)?
+            .media_item(record, commitment)?
             .ok_or(AppError::NotFound)?;
-        let items = self.report_items(report)?;
+        let items = self.report_items(record, report)?;
         let request = Request {
             holder: self.me(),
             recipient,
@@ -324,7 +328,7 @@ impl App {
         let recipient = terms.recipient.clone();
         let mut committed = self.requeue_of_type(RecordType::Report, &recipient, |raw| {
             let typed = raw.clone().into_typed::<Report>()?;
-            let items = self.report_items(typed.body())?;
+            let items = self.report_items(&raw.id(), typed.body())?;
             Ok(self
                 .disclosure(raw, &recipient, Some((typed.body(), &items)))?
                 .is_some())

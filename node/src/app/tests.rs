@@ -64,7 +64,7 @@ fn holdings(agency: &Agency) -> Vec<(u8, Vec<u8>)> {
             let report = raw.into_typed::<Report>().unwrap();
             let mut items: Vec<u8> = agency
                 .app
-                .report_items(report.body())
+                .report_items(id, report.body())
                 .unwrap()
                 .iter()
                 .map(|i| i.sha256[0])
@@ -352,7 +352,7 @@ fn a_withdrawal_removes_the_record_wherever_it_went_and_refuses_late_copies() {
     assert!(
         w.nl.app
             .store()
-            .media_item(&items[0].commitment().unwrap())
+            .media_item(&id, &items[0].commitment().unwrap())
             .unwrap()
             .is_none()
     );

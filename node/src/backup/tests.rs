@@ -4,7 +4,7 @@
 
 use safeport_protocol::pki::{self, AgencySubject, Validity};
 use safeport_protocol::report::{Hosting, IntakeChannel, Report};
-use safeport_protocol::{Classification, Country, NodeKey, RawRecord, Role, Signed};
+use safeport_protocol::{Classification, Country, NodeKey, RawRecord, RecordId, Role, Signed};
 
 use sha2::{Digest, Sha256};
 
@@ -372,7 +372,7 @@ fn a_backup_refuses_a_blob_store_elsewhere() {
     let mut item = safeport_tests::fixtures::media_item(1, Classification::Baseline);
     item.sha256 = Sha256::digest(b"first synthetic media").into();
     let mut batch = node.store.batch();
-    batch.put_media_item(&item).unwrap();
+    batch.put_media_item(&RecordId([7; 32]), &item).unwrap();
     batch.commit().unwrap();
     check_blob_dir(&node.store, &node.blobs, &node.blob_dir).unwrap();
     let err = check_blob_dir(&node.store, &node.blobs, &node.path("elsewhere")).unwrap_err();

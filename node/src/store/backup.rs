@@ -11,14 +11,9 @@ use std::path::Path;
 
 use rocksdb::checkpoint::Checkpoint;
 use rocksdb::{Direction, IteratorMode, WriteBatch};
-use safeport_protocol::encoding;
-use safeport_protocol::report::MediaItem;
 
 use super::codec::{KeyReader, KeyWriter, prefix_upper_bound};
 use super::{CURRENT_SCHEMA_VERSION, META_SCHEMA_VERSION, Store, StoreError, Table};
-
-/// Largest stored media item read back while probing for blobs.
-const MAX_MEDIA_ITEM_BYTES: usize = 64 * 1024;
 
 /// What a checkpoint holds, read under the same lock as the checkpoint itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +64,7 @@ impl Store {
         Ok(())
     }
 
-    /// The SHA-256 of at most `limit` stored media items, in commitment order.
+    /// The SHA-256 of at most `limit` stored media items, in key order.
     pub fn media_sha256s(&self, limit: usize) -> Result<Vec<[u8; 32]>, StoreError> {
         let mut out = Vec::new();
         let iter = self
@@ -78,13 +73,7 @@ impl Store {
             .iterator_cf(self.cf(Table::MediaItems)?, IteratorMode::Start);
         for entry in iter.take(limit) {
             let (_, value) = entry.map_err(|e| self.db_err(e))?;
-            let item: MediaItem = encoding::decode(&value, MAX_MEDIA_ITEM_BYTES).map_err(|_| {
-                StoreError::CorruptValue {
-                    table: Table::MediaItems.name(),
-                    what: "stored media item does not decode",
-                }
-            })?;
-            out.push(item.sha256);
+            out.push(super::media_items::decode_media_item(&value)?.sha256);
         }
         Ok(out)
     }

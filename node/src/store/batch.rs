@@ -137,8 +137,10 @@ impl StoreBatch<'_> {
         if let Some(report) = report {
             self.unindex_revision(&header.origin, report, &record.id())?;
             for commitment in &report.media {
-                self.batch
-                    .delete_cf(self.store.cf(Table::MediaItems)?, commitment);
+                self.batch.delete_cf(
+                    self.store.cf(Table::MediaItems)?,
+                    super::media_items::media_item_key(&record.id(), commitment),
+                );
             }
             let head_key = KeyWriter::new()
                 .str(header.origin.as_str())
@@ -169,12 +171,19 @@ impl StoreBatch<'_> {
         Ok(())
     }
 
-    /// Stores a media item under its commitment.
-    pub fn put_media_item(&mut self, item: &MediaItem) -> Result<(), StoreError> {
+    /// Stores a media item of report record `record` under the record and its commitment.
+    pub fn put_media_item(
+        &mut self,
+        record: &RecordId,
+        item: &MediaItem,
+    ) -> Result<(), StoreError> {
         let invalid = |_| StoreError::InvalidArgument("media item does not encode");
         let (value, commitment) = item.encode_with_commitment().map_err(invalid)?;
-        self.batch
-            .put_cf(self.store.cf(Table::MediaItems)?, commitment, value);
+        self.batch.put_cf(
+            self.store.cf(Table::MediaItems)?,
+            super::media_items::media_item_key(record, &commitment),
+            value,
+        );
         Ok(())
     }
 

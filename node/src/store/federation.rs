@@ -1,23 +1,14 @@
-//! Reads of the federation tables: outboxes, cursors, media items, report heads, certificates
+//! Reads of the federation tables: outboxes, cursors, report heads, certificates
 //! and the rejection log. Writes go through [`super::StoreBatch`].
 
-use safeport_protocol::report::MediaItem;
 use safeport_protocol::{AgencyId, RecordId, RecordType, encoding};
 use serde::{Deserialize, Serialize};
 
 use super::codec::{KeyReader, KeyWriter};
 use super::{MAX_PAGE, Store, StoreError, Table};
 
-/// Largest stored media item read back.
-const MAX_MEDIA_ITEM_BYTES: usize = 64 * 1024;
-
-/// Decodes a stored media item (one place for its bound and its corruption error).
-fn decode_media_item(bytes: &[u8]) -> Result<MediaItem, StoreError> {
-    encoding::decode(bytes, MAX_MEDIA_ITEM_BYTES).map_err(|_| StoreError::CorruptValue {
-        table: Table::MediaItems.name(),
-        what: "stored media item does not decode",
-    })
-}
+/// Largest stored rejection read back.
+const MAX_REJECTION_BYTES: usize = 64 * 1024;
 
 /// A record this node refused, and why. Kept so that nothing is dropped silently.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,33 +100,6 @@ impl Store {
     pub fn cursor(&self, peer: &AgencyId) -> Result<u64, StoreError> {
         let key = KeyWriter::new().str(peer.as_str()).finish();
         Ok(self.read_u64(Table::Cursors, &key)?.unwrap_or(0))
-    }
-
-    /// The media item with this commitment, if stored.
-    pub fn media_item(&self, commitment: &[u8; 32]) -> Result<Option<MediaItem>, StoreError> {
-        self.get(Table::MediaItems, commitment)?
-            .map(|bytes| decode_media_item(&bytes))
-            .transpose()
-    }
-
-    /// The media items with these commitments, in order (`None` where not stored): one
-    /// RocksDB multi-get, cheaper than a point get each when serving a page of reports.
-    pub fn media_items(
-        &self,
-        commitments: &[[u8; 32]],
-    ) -> Result<Vec<Option<MediaItem>>, StoreError> {
-        let cf = self.cf(Table::MediaItems)?;
-        self.inner
-            .db
-            .batched_multi_get_cf(cf, commitments, false)
-            .into_iter()
-            .map(|found| {
-                found
-                    .map_err(|e| self.db_err(e))?
-                    .map(|bytes| decode_media_item(&bytes))
-                    .transpose()
-            })
-            .collect()
     }
 
     /// The latest revision of a report known here: `(revision, record id)`.
@@ -340,7 +304,7 @@ impl Store {
             if out.len() == limit {
                 break;
             }
-            out.push(encoding::decode(&value, MAX_MEDIA_ITEM_BYTES).map_err(|_| {
+            out.push(encoding::decode(&value, MAX_REJECTION_BYTES).map_err(|_| {
                 StoreError::CorruptValue {
                     table: Table::Rejections.name(),
                     what: "stored rejection does not decode",
@@ -348,46 +312,5 @@ impl Store {
             })?);
         }
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use safeport_protocol::Classification;
-    use safeport_tests::fixtures::media_item;
-
-    use super::*;
-
-    #[test]
-    fn media_items_come_back_in_order_with_gaps_for_missing_ones() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("db")).unwrap();
-        let held = [
-            media_item(1, Classification::Baseline),
-            media_item(2, Classification::NationallyIllegal),
-        ];
-        let mut batch = store.batch();
-        for item in &held {
-            batch.put_media_item(item).unwrap();
-        }
-        batch.commit().unwrap();
-        let missing = media_item(3, Classification::Baseline);
-        let commitments = [
-            held[1].commitment().unwrap(),
-            missing.commitment().unwrap(),
-            held[0].commitment().unwrap(),
-        ];
-        let found = store.media_items(&commitments).unwrap();
-        assert_eq!(
-            found,
-            vec![Some(held[1].clone()), None, Some(held[0].clone())]
-        );
-        assert_eq!(
-            store.media_item(&commitments[2]).unwrap(),
-            Some(held[0].clone())
-        );
-        assert!(store.media_items(&[]).unwrap().is_empty());
     }
 }

@@ -18,6 +18,7 @@ pub mod hotline;
 pub mod icse;
 pub mod iwol;
 pub mod media;
+mod media_items;
 mod options;
 mod records;
 pub mod revisions;
@@ -40,7 +41,7 @@ use thiserror::Error;
 use codec::{CodecError, KeyReader, KeyWriter, prefix_upper_bound};
 
 /// The schema version this build writes and understands.
-pub const CURRENT_SCHEMA_VERSION: u64 = 3;
+pub const CURRENT_SCHEMA_VERSION: u64 = 4;
 
 /// Upper bound on the entries one page query returns, whatever limit the caller asks for.
 pub const MAX_PAGE: usize = 1000;
@@ -82,7 +83,19 @@ pub(super) fn migration_db_err(db: &DB) -> impl Fn(rocksdb::Error) -> StoreError
 const MIGRATIONS: &[(u64, Migration)] = &[
     (1, revisions::migrate_index_revisions),
     (2, certificates::migrate_agency_certificates),
+    (3, media_items::migrate_media_items_under_reports),
 ];
+
+/// Column families of earlier schemas that a migration copied out of: dropped at open once the
+/// schema is current (a crash between the upgrade and the drop leaves one to drop next time).
+const LEGACY_TABLES: &[&str] = &[media_items::LEGACY_MEDIA_ITEMS];
+
+/// Writes a batch of a migration that copies in chunks, synced like every other write.
+pub(super) fn migration_write(db: &DB, batch: WriteBatch) -> Result<(), StoreError> {
+    let mut opts = WriteOptions::default();
+    opts.set_sync(true);
+    db.write_opt(batch, &opts).map_err(migration_db_err(db))
+}
 
 /// The column families of the store. Their names come only from here; a change of a table's key
 /// or value layout gets a new name (and a migration), never a silent reinterpretation.
@@ -96,7 +109,8 @@ pub enum Table {
     RecordsByOrigin,
     /// Index of records by type: `(type tag u8, id[32])` -> empty.
     RecordsByType,
-    /// Media items of reports by commitment: `commitment[32]` -> canonical `MediaItem`.
+    /// Media items of reports: `(report record id[32], commitment[32])` -> canonical
+    /// `MediaItem` (schema 4; before, `media_items_v1` was keyed by commitment alone).
     MediaItems,
     /// Latest revision of each report: `(origin, report_key[16])` -> `revision u32 ‖ id[32]`.
     ReportHeads,
@@ -194,7 +208,7 @@ impl Table {
             Table::Records => "records_v1",
             Table::RecordsByOrigin => "records_by_origin_v1",
             Table::RecordsByType => "records_by_type_v1",
-            Table::MediaItems => "media_items_v1",
+            Table::MediaItems => "media_items_v2",
             Table::ReportHeads => "report_heads_v1",
             Table::Outbox => "outbox_v1",
             Table::OutboxIndex => "outbox_index_v1",
@@ -337,7 +351,7 @@ impl Store {
                 return Err(StoreError::MissingTable(table.name()));
             }
         }
-        let store = Self {
+        let mut store = Self {
             inner: Arc::new(Inner {
                 db,
                 path,
@@ -345,7 +359,25 @@ impl Store {
             }),
         };
         store.check_schema()?;
+        store.drop_legacy_tables()?;
         Ok(store)
+    }
+
+    /// Drops the [`LEGACY_TABLES`] still here. Only at open, while this is the one handle.
+    fn drop_legacy_tables(&mut self) -> Result<(), StoreError> {
+        let inner = Arc::get_mut(&mut self.inner).ok_or(StoreError::InvalidArgument(
+            "legacy tables are dropped only while the store is being opened",
+        ))?;
+        for &name in LEGACY_TABLES {
+            if inner.db.cf_handle(name).is_some() {
+                inner.db.drop_cf(name).map_err(|source| StoreError::Db {
+                    path: inner.path.clone(),
+                    source,
+                })?;
+                tracing::info!(table = name, "dropped a table of an earlier schema");
+            }
+        }
+        Ok(())
     }
 
     /// The database directory.
@@ -690,9 +722,16 @@ mod tests {
     #[test]
     fn table_names_are_versioned_and_unique() {
         let names: Vec<_> = Table::ALL.iter().map(|t| t.name()).collect();
-        assert!(names.iter().all(|n| n.ends_with("_v1")));
+        let versioned = |name: &str| {
+            name.rsplit_once("_v").is_some_and(|(_, version)| {
+                !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit())
+            })
+        };
+        assert!(names.iter().all(|n| versioned(n)), "{names:?}");
         let unique: std::collections::HashSet<_> = names.iter().collect();
         assert_eq!(unique.len(), names.len());
+        // A table an upgrade emptied is never the name of a current one.
+        assert!(LEGACY_TABLES.iter().all(|legacy| !names.contains(legacy)));
     }
 
     #[test]

@@ -12,8 +12,8 @@ use super::Table;
 /// less CPU (interleaved 100k runs) for about 5 MiB more at the receiver.
 pub(super) const BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
-/// Whether the table's keys are hashes (record ids, media-item commitments) read one by one:
-/// such keys share no prefix to delta-encode.
+/// Whether the table's keys are hashes (record ids; a record id and a media item's
+/// commitment) read one by one: such keys share no prefix worth delta-encoding.
 pub(super) const fn keyed_by_hash(table: Table) -> bool {
     matches!(table, Table::Records | Table::MediaItems | Table::Withdrawn)
 }
