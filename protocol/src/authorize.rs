@@ -8,7 +8,7 @@
 
 use crate::agreement::{MediaAccess, Scope, VerifiedAgreement};
 use crate::ids::{AgencyId, Classification, Country, Timestamp};
-use crate::report::{MediaItem, Report};
+use crate::report::{CommittedItem, MediaItem, Report};
 use crate::signed::RecordType;
 
 /// What is about to leave the holder.
@@ -30,8 +30,8 @@ pub enum Subject<'a> {
         report: &'a Report,
         /// All the report's media items.
         items: &'a [MediaItem],
-        /// The item.
-        item: &'a MediaItem,
+        /// The item, with its commitment.
+        item: &'a CommittedItem,
     },
     /// A media item's bytes; same rules as `MediaItem`, and the agreement must grant content.
     MediaContent {
@@ -39,8 +39,8 @@ pub enum Subject<'a> {
         report: &'a Report,
         /// All the report's media items.
         items: &'a [MediaItem],
-        /// The item.
-        item: &'a MediaItem,
+        /// The item, with its commitment.
+        item: &'a CommittedItem,
     },
     /// A withdrawal: it goes exactly where the withdrawn record went.
     Withdrawal {
@@ -244,10 +244,10 @@ fn covers(
     let Some(item) = item else {
         return Ok(());
     };
-    if !report.commits_to(item).unwrap_or(false) {
+    if !report.lists(item) {
         return Err(DenyReason::NotInReport);
     }
-    let class = item.classification();
+    let class = item.item().classification();
     let as_context = scope.include_context && !class.is_illegal();
     if !(in_scope(class) || as_context) {
         return Err(DenyReason::ClassificationNotCovered);

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use safeport_protocol::agreement::{AgreementError, MediaAccess, VerifiedAgreement};
-use safeport_protocol::report::{MediaItem, Report};
+use safeport_protocol::report::{CommittedItem, MediaItem, Report};
 use safeport_protocol::{
     AgencyId, Classification, Decision, DenyReason, Request, Role, Subject, Timestamp, authorize,
 };
@@ -58,6 +58,7 @@ fn item_decision(
     item: &MediaItem,
     content: bool,
 ) -> Decision {
+    let item = &CommittedItem::new(item.clone()).unwrap();
     let subject = if content {
         Subject::MediaContent {
             report,
@@ -629,6 +630,7 @@ mod properties {
             let grants = std::slice::from_ref(&verified);
             let report_ok = authorize(grants, request, Subject::Report { report: &report, items: &items }).is_allowed();
             for item in &items {
+                let item = &CommittedItem::new(item.clone()).unwrap();
                 let meta = authorize(grants, request, Subject::MediaItem { report: &report, items: &items, item }).is_allowed();
                 let content = authorize(grants, request, Subject::MediaContent { report: &report, items: &items, item }).is_allowed();
                 prop_assert!(!meta || report_ok);

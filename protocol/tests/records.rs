@@ -272,6 +272,12 @@ proptest! {
         prop_assert_eq!(encoded, encoding::encode(&item).unwrap());
         prop_assert_eq!(commitment, expected);
         prop_assert_eq!(item.commitment().unwrap(), expected);
+        // A committed item carries the same, computed once.
+        let committed = safeport_protocol::report::CommittedItem::new(item.clone()).unwrap();
+        prop_assert_eq!(committed.commitment(), &expected);
+        let encoded = encoding::encode(&item).unwrap();
+        prop_assert_eq!(committed.encoded(), encoded.as_slice());
+        prop_assert_eq!(committed.into_item(), item);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! such an agreement covers that item. Records held under an agreement that has since ended
 //! or narrowed stay stored but are invisible, exactly like records that do not exist.
 
-use safeport_protocol::report::{MediaItem, Report};
+use safeport_protocol::report::{CommittedItem, MediaItem, Report};
 use safeport_protocol::{AgencyId, Decision, RecordId, Request, Subject, authorize};
 
 use super::{App, AppError};
@@ -132,6 +132,8 @@ impl App {
         let visible_items = items
             .iter()
             .filter_map(|item| {
+                // An item that does not encode has no commitment and is in no report.
+                let item = &CommittedItem::new(item.clone()).ok()?;
                 let subject = Subject::MediaItem {
                     report: &report,
                     items,
@@ -144,7 +146,7 @@ impl App {
                     item,
                 });
                 Some(VisibleItem {
-                    item: item.clone(),
+                    item: item.item().clone(),
                     grant,
                     content,
                 })

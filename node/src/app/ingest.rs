@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use safeport_protocol::agreement::{Agreement, AgreementRevocation};
 use safeport_protocol::pki::{self, AgencyIdentity, CertPolicy, Crl, SignerCertificate};
-use safeport_protocol::report::{MediaItem, Report};
+use safeport_protocol::report::{CommittedItem, MediaItem, Report};
 use safeport_protocol::status::ReportStatus;
 use safeport_protocol::sync::{SyncItem, SyncPage};
 use safeport_protocol::{
@@ -46,7 +46,14 @@ struct Checked {
     /// Signature, certificate and tombstone checks.
     authentic: Result<(), String>,
     /// For an authentic report: its judgement under the agreements at the start of the page.
-    report_verdict: Option<Result<Option<Report>, String>>,
+    report_verdict: Option<Result<Option<AdmittedReport>, String>>,
+}
+
+/// A report the agreements admit, with its media items committed once (judging, storing and
+/// queueing content all need the commitments).
+struct AdmittedReport {
+    report: Report,
+    items: Vec<CommittedItem>,
 }
 
 impl Checked {
@@ -138,7 +145,7 @@ impl App {
         from: &AgencyId,
         raw: &RawRecord,
         media: &[MediaItem],
-    ) -> Result<Option<Report>, String> {
+    ) -> Result<Option<AdmittedReport>, String> {
         let origin = &raw.header().origin;
         let request = Request {
             holder: from,
@@ -163,18 +170,25 @@ impl App {
                         "no active agreement covers this report ({reason:?})"
                     ));
                 }
+                let mut items = Vec::with_capacity(media.len());
                 for item in media {
                     item.validate()?;
+                    let item = CommittedItem::new(item.clone())
+                        .map_err(|e| format!("a media item does not encode: {e}"))?;
                     let subject = Subject::MediaItem {
                         report,
                         items: media,
-                        item,
+                        item: &item,
                     };
                     if let Decision::Deny(reason) = authorize(agreements, request, subject) {
                         return Err(format!("a media item is not covered ({reason:?})"));
                     }
+                    items.push(item);
                 }
-                Ok(Some(report.clone()))
+                Ok(Some(AdmittedReport {
+                    report: report.clone(),
+                    items,
+                }))
             }
             RecordType::Agreement => {
                 let typed = raw
@@ -386,7 +400,7 @@ impl App {
                 (verdict, _) => verdict,
             };
             match verdict {
-                Ok(report) => {
+                Ok(admitted) => {
                     // `admit` only succeeds on a decoded record.
                     let Some(raw) = decoded else { continue };
                     if !batch.insert_record(&raw)? {
@@ -418,16 +432,15 @@ impl App {
                         | RecordType::AgreementRevocation
                         | RecordType::Report => {}
                     }
-                    if let Some(report) = &report {
-                        for media in &item.media {
-                            batch.put_media_item(&raw.id(), media)?;
+                    let report = admitted.as_ref().map(|admitted| &admitted.report);
+                    if let Some(AdmittedReport { report, items }) = &admitted {
+                        for media in items {
+                            batch.put_committed_item(&raw.id(), media)?;
                             if self.content_granted(from, report, &item.media, media) {
                                 let pending = PendingBlob {
                                     record: raw.id(),
-                                    commitment: media.commitment().map_err(|e| {
-                                        AppError::Invalid(format!("media item: {e}"))
-                                    })?,
-                                    sha256: media.sha256,
+                                    commitment: *media.commitment(),
+                                    sha256: media.item().sha256,
                                 };
                                 batch.queue_blob(from, &pending)?;
                             }
@@ -438,7 +451,7 @@ impl App {
                             self.index_icse(&mut batch, origin, raw.id(), report, &item.media)?;
                         }
                     }
-                    let context = report.as_ref().map(|r| (r, item.media.as_slice()));
+                    let context = report.map(|r| (r, item.media.as_slice()));
                     self.fan_out(&mut batch, &raw, context)?;
                     let changes_agreements = matches!(
                         raw.header().record_type,

@@ -11,7 +11,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use safeport_protocol::report::{Assessment, Assessor, Hosting, IntakeChannel, MediaItem, Report};
+use safeport_protocol::report::{
+    Assessment, Assessor, CommittedItem, Hosting, IntakeChannel, MediaItem, Report,
+};
 use safeport_protocol::status::{ReportStatus, TakedownStatus};
 use safeport_protocol::{AgencyId, Classification, Country, RecordId, Subject, Timestamp};
 
@@ -228,6 +230,10 @@ impl App {
             .filter(|(_, c)| classes & class_bit(**c) != 0)
             .map(|(i, c)| representative_item(i as u8, *c))
             .collect();
+        let committed: Vec<CommittedItem> = items
+            .iter()
+            .filter_map(|item| CommittedItem::new(item.clone()).ok())
+            .collect();
         let report = Report {
             report_key: [0; 16],
             revision: 1,
@@ -237,7 +243,7 @@ impl App {
             redirects: Vec::new(),
             hosting: Hosting { ip: None, country },
             page: None,
-            media: items.iter().filter_map(|i| i.commitment().ok()).collect(),
+            media: committed.iter().map(|i| *i.commitment()).collect(),
         };
         let shown = |subject| matches!(self.grant_for(subject), Some(Grant::Agreement(_)));
         if !shown(Subject::Report {
@@ -246,7 +252,7 @@ impl App {
         }) {
             return Visibility::Hidden;
         }
-        let visible = items
+        let visible = committed
             .iter()
             .filter(|item| {
                 shown(Subject::MediaItem {
@@ -255,7 +261,7 @@ impl App {
                     item,
                 })
             })
-            .fold(0, |set, item| set | class_bit(item.classification()));
+            .fold(0, |set, item| set | class_bit(item.item().classification()));
         Visibility::Shown(visible)
     }
 

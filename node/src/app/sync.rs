@@ -5,7 +5,7 @@
 
 use safeport_protocol::agreement::{Agreement, AgreementRevocation, MediaAccess};
 use safeport_protocol::hashlist::HashListPart;
-use safeport_protocol::report::{MediaItem, Report};
+use safeport_protocol::report::{CommittedItem, MediaItem, Report};
 use safeport_protocol::status::ReportStatus;
 use safeport_protocol::withdrawal::Withdrawal;
 use safeport_protocol::{AgencyId, RawRecord, RecordId, RecordType, Request, Subject, authorize};
@@ -78,6 +78,8 @@ impl App {
                 }
                 let disclosed = items
                     .iter()
+                    // An item that does not encode has no commitment and is in no report.
+                    .filter_map(|item| CommittedItem::new(item.clone()).ok())
                     .filter(|item| {
                         authorize(
                             agreements,
@@ -90,7 +92,7 @@ impl App {
                         )
                         .is_allowed()
                     })
-                    .cloned()
+                    .map(CommittedItem::into_item)
                     .collect();
                 Ok(Some(disclosed))
             }
@@ -251,7 +253,7 @@ impl App {
         holder: &AgencyId,
         report: &Report,
         items: &[MediaItem],
-        item: &MediaItem,
+        item: &CommittedItem,
     ) -> bool {
         let book = self.agreements();
         // Most flows carry hashes only: skip the per-item decision (a commitment hash each)
@@ -299,6 +301,8 @@ impl App {
             .media_item(record, commitment)?
             .ok_or(AppError::NotFound)?;
         let items = self.report_items(record, report)?;
+        let item =
+            CommittedItem::new(item).map_err(|e| AppError::Invalid(format!("media item: {e}")))?;
         let request = Request {
             holder: self.me(),
             recipient,
@@ -312,7 +316,7 @@ impl App {
         if !authorize(self.agreements().active(), request, subject).is_allowed() {
             return Err(AppError::NotFound);
         }
-        Ok(item.sha256)
+        Ok(item.item().sha256)
     }
 
     /// After an agreement became active: enqueue every stored report it now admits.

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::MutexGuard;
 
-use safeport_protocol::report::MediaItem;
+use safeport_protocol::report::{CommittedItem, MediaItem};
 use safeport_protocol::{AgencyId, RawRecord, RecordId, encoding};
 
 use super::codec::KeyWriter;
@@ -179,10 +179,28 @@ impl StoreBatch<'_> {
     ) -> Result<(), StoreError> {
         let invalid = |_| StoreError::InvalidArgument("media item does not encode");
         let (value, commitment) = item.encode_with_commitment().map_err(invalid)?;
+        self.put_encoded_media_item(record, &commitment, &value)
+    }
+
+    /// [`StoreBatch::put_media_item`] with the encoding and commitment computed before.
+    pub fn put_committed_item(
+        &mut self,
+        record: &RecordId,
+        item: &CommittedItem,
+    ) -> Result<(), StoreError> {
+        self.put_encoded_media_item(record, item.commitment(), item.encoded())
+    }
+
+    fn put_encoded_media_item(
+        &mut self,
+        record: &RecordId,
+        commitment: &[u8; 32],
+        encoded: &[u8],
+    ) -> Result<(), StoreError> {
         self.batch.put_cf(
             self.store.cf(Table::MediaItems)?,
-            super::media_items::media_item_key(record, &commitment),
-            value,
+            super::media_items::media_item_key(record, commitment),
+            encoded,
         );
         Ok(())
     }
