@@ -14,6 +14,7 @@
 
 pub mod agreement;
 pub mod authorize;
+mod batch_equation;
 pub mod encoding;
 pub mod hashes;
 pub mod hashlist;
