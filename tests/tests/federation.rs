@@ -43,7 +43,7 @@ fn holdings(node: &RunningNode) -> Vec<(u8, Vec<u8>)> {
                 .body()
                 .media
                 .iter()
-                .filter_map(|c| store.media_item(c).unwrap())
+                .filter_map(|c| store.media_item(id, c).unwrap())
                 .map(|i| i.sha256[0])
                 .collect();
             items.sort();

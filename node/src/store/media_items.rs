@@ -2,9 +2,9 @@
 //! so a report's items lie side by side (one block read serves them all) and every revision
 //! holds its own. Schema 4 moved them here from `media_items_v1`, keyed by commitment alone.
 
-use rocksdb::{DB, IteratorMode, WriteBatch};
-use safeport_protocol::report::{MediaItem, Report};
-use safeport_protocol::{RawRecord, RecordId, RecordType, encoding};
+use rocksdb::{DB, WriteBatch};
+use safeport_protocol::report::MediaItem;
+use safeport_protocol::{RecordId, encoding};
 
 use super::codec::KeyWriter;
 use super::{Store, StoreError, Table};
@@ -97,28 +97,9 @@ fn copy_media_items_under_reports(db: &DB, chunk_items: usize) -> Result<(), Sto
         );
         return Ok(());
     };
-    let prefix = KeyWriter::new().u8(RecordType::Report as u8).finish();
-    let iter = db.iterator_cf(
-        cf(Table::RecordsByType)?,
-        IteratorMode::From(&prefix, rocksdb::Direction::Forward),
-    );
     let mut chunk = WriteBatch::default();
     let (mut copied, mut reports) = (0u64, 0u64);
-    for entry in iter {
-        let (key, _) = entry.map_err(&db_err)?;
-        if !key.starts_with(&prefix) {
-            break;
-        }
-        let Ok(id) = <[u8; 32]>::try_from(&key[prefix.len()..]) else {
-            continue;
-        };
-        let Some(bytes) = db.get_cf(cf(Table::Records)?, id).map_err(&db_err)? else {
-            continue;
-        };
-        let Ok(report) = RawRecord::decode(&bytes).and_then(|raw| raw.into_typed::<Report>())
-        else {
-            continue;
-        };
+    super::migration_visit_reports(db, |id, report| {
         reports += 1;
         let commitments = &report.body().media;
         for (commitment, found) in
@@ -131,7 +112,7 @@ fn copy_media_items_under_reports(db: &DB, chunk_items: usize) -> Result<(), Sto
             };
             chunk.put_cf(
                 cf(Table::MediaItems)?,
-                media_item_key(&RecordId(id), commitment),
+                media_item_key(&id, commitment),
                 &*value,
             );
             copied += 1;
@@ -139,7 +120,8 @@ fn copy_media_items_under_reports(db: &DB, chunk_items: usize) -> Result<(), Sto
         if chunk.len() >= chunk_items {
             super::migration_write(db, std::mem::take(&mut chunk))?;
         }
-    }
+        Ok(())
+    })?;
     super::migration_write(db, chunk)?;
     tracing::info!(
         reports,
@@ -202,60 +184,62 @@ mod tests {
     }
 }
 
-/// A store as schema 3 left it: two revisions of one report (sharing one item) stored, and
-/// their items, plus one no report names, keyed by commitment alone in the legacy table.
-#[cfg(test)]
-fn schema_3_store(
-    path: &std::path::Path,
-) -> (
-    safeport_protocol::Signed<Report>,
-    safeport_protocol::Signed<Report>,
-    Vec<MediaItem>,
-) {
-    use safeport_protocol::{AgencyId, Classification, NodeKey, Signed, Timestamp};
-    use safeport_tests::fixtures::{media_item, report};
-
-    let items: Vec<MediaItem> = (1..=5)
-        .map(|n| media_item(n, Classification::Baseline))
-        .collect();
-    let key = NodeKey::from_seed([3; 32]);
-    let origin = AgencyId::new("nl-hotline").unwrap();
-    let revision = |revision: u32, items: &[MediaItem]| {
-        let mut body = report(7, "NL", items);
-        body.revision = revision;
-        let at = Timestamp::from_secs(1_800_000_000 + u64::from(revision));
-        Signed::sign(&key, origin.clone(), u64::from(revision), at, body).unwrap()
-    };
-    let (first, second) = (revision(1, &items[..2]), revision(2, &items[1..4]));
-    {
-        let store = Store::open(path).unwrap();
-        let mut batch = store.batch();
-        batch.insert_record(first.raw()).unwrap();
-        batch.insert_record(second.raw()).unwrap();
-        batch.batch.put_cf(
-            store.cf(Table::Meta).unwrap(),
-            Store::internal_meta_key(super::META_SCHEMA_VERSION),
-            3u64.to_be_bytes(),
-        );
-        batch.commit().unwrap();
-    }
-    let options = rocksdb::Options::default();
-    let names = DB::list_cf(&options, path).unwrap();
-    let mut db = DB::open_cf(&options, path, names).unwrap();
-    db.create_cf(LEGACY_MEDIA_ITEMS, &options).unwrap();
-    let legacy = db.cf_handle(LEGACY_MEDIA_ITEMS).unwrap();
-    for item in &items {
-        let (value, commitment) = item.encode_with_commitment().unwrap();
-        db.put_cf(legacy, commitment, value).unwrap();
-    }
-    (first, second, items)
-}
-
 #[cfg(test)]
 mod migration_tests {
     #![allow(clippy::unwrap_used)]
 
+    use rocksdb::IteratorMode;
+    use safeport_protocol::report::Report;
+
     use super::*;
+
+    /// A store as schema 3 left it: two revisions of one report (sharing one item) stored, and
+    /// their items, plus one no report names, keyed by commitment alone in the legacy table.
+    fn schema_3_store(
+        path: &std::path::Path,
+    ) -> (
+        safeport_protocol::Signed<Report>,
+        safeport_protocol::Signed<Report>,
+        Vec<MediaItem>,
+    ) {
+        use safeport_protocol::{AgencyId, Classification, NodeKey, Signed, Timestamp};
+        use safeport_tests::fixtures::{media_item, report};
+
+        let items: Vec<MediaItem> = (1..=5)
+            .map(|n| media_item(n, Classification::Baseline))
+            .collect();
+        let key = NodeKey::from_seed([3; 32]);
+        let origin = AgencyId::new("nl-hotline").unwrap();
+        let revision = |revision: u32, items: &[MediaItem]| {
+            let mut body = report(7, "NL", items);
+            body.revision = revision;
+            let at = Timestamp::from_secs(1_800_000_000 + u64::from(revision));
+            Signed::sign(&key, origin.clone(), u64::from(revision), at, body).unwrap()
+        };
+        let (first, second) = (revision(1, &items[..2]), revision(2, &items[1..4]));
+        {
+            let store = Store::open(path).unwrap();
+            let mut batch = store.batch();
+            batch.insert_record(first.raw()).unwrap();
+            batch.insert_record(second.raw()).unwrap();
+            batch.batch.put_cf(
+                store.cf(Table::Meta).unwrap(),
+                Store::internal_meta_key(crate::store::META_SCHEMA_VERSION),
+                3u64.to_be_bytes(),
+            );
+            batch.commit().unwrap();
+        }
+        let options = rocksdb::Options::default();
+        let names = DB::list_cf(&options, path).unwrap();
+        let mut db = DB::open_cf(&options, path, names).unwrap();
+        db.create_cf(LEGACY_MEDIA_ITEMS, &options).unwrap();
+        let legacy = db.cf_handle(LEGACY_MEDIA_ITEMS).unwrap();
+        for item in &items {
+            let (value, commitment) = item.encode_with_commitment().unwrap();
+            db.put_cf(legacy, commitment, value).unwrap();
+        }
+        (first, second, items)
+    }
 
     #[test]
     fn the_upgrade_keeps_each_revisions_items_under_it_and_drops_the_legacy_table() {
@@ -264,7 +248,7 @@ mod migration_tests {
         let (first, second, items) = schema_3_store(&path);
 
         let store = Store::open(&path).unwrap();
-        let version_key = Store::internal_meta_key(super::super::META_SCHEMA_VERSION);
+        let version_key = Store::internal_meta_key(crate::store::META_SCHEMA_VERSION);
         assert_eq!(store.read_u64(Table::Meta, &version_key).unwrap(), Some(4));
         let held = |store: &Store, record: &safeport_protocol::Signed<Report>| {
             store

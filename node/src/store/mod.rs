@@ -90,6 +90,45 @@ const MIGRATIONS: &[(u64, Migration)] = &[
 /// schema is current (a crash between the upgrade and the drop leaves one to drop next time).
 const LEGACY_TABLES: &[&str] = &[media_items::LEGACY_MEDIA_ITEMS];
 
+/// Calls `visit` with the id and the typed record of every report record held, for
+/// migrations. A record that does not decode is skipped (it was verified when stored; an
+/// upgrade never fails on one bad record, and what reads it reports it).
+pub(super) fn migration_visit_reports(
+    db: &DB,
+    mut visit: impl FnMut(
+        safeport_protocol::RecordId,
+        safeport_protocol::Signed<safeport_protocol::report::Report>,
+    ) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    use safeport_protocol::report::Report;
+    use safeport_protocol::{RawRecord, RecordType};
+    let db_err = migration_db_err(db);
+    let records = migration_cf(db, Table::Records)?;
+    let prefix = KeyWriter::new().u8(RecordType::Report as u8).finish();
+    let iter = db.iterator_cf(
+        migration_cf(db, Table::RecordsByType)?,
+        IteratorMode::From(&prefix, rocksdb::Direction::Forward),
+    );
+    for entry in iter {
+        let (key, _) = entry.map_err(&db_err)?;
+        if !key.starts_with(&prefix) {
+            break;
+        }
+        let Ok(id) = <[u8; 32]>::try_from(&key[prefix.len()..]) else {
+            continue;
+        };
+        let Some(bytes) = db.get_cf(records, id).map_err(&db_err)? else {
+            continue;
+        };
+        let Ok(report) = RawRecord::decode(&bytes).and_then(|raw| raw.into_typed::<Report>())
+        else {
+            continue;
+        };
+        visit(safeport_protocol::RecordId(id), report)?;
+    }
+    Ok(())
+}
+
 /// Writes a batch of a migration that copies in chunks, synced like every other write.
 pub(super) fn migration_write(db: &DB, batch: WriteBatch) -> Result<(), StoreError> {
     let mut opts = WriteOptions::default();

@@ -3,9 +3,9 @@
 //! says which revision is current; this index lets a report's detail show all of them. The
 //! schema 1 -> 2 migration fills it from the report records a node already held.
 
-use rocksdb::{DB, IteratorMode, WriteBatch};
+use rocksdb::{DB, WriteBatch};
 use safeport_protocol::report::Report;
-use safeport_protocol::{AgencyId, RawRecord, RecordId, RecordType};
+use safeport_protocol::{AgencyId, RecordId};
 
 use super::codec::{KeyReader, KeyWriter};
 use super::{MAX_PAGE, Store, StoreBatch, StoreError, Table};
@@ -99,40 +99,19 @@ impl StoreBatch<'_> {
 /// decode is left out of the index (it is still stored and still reported by whatever reads
 /// it), so an upgrade never fails on one bad record.
 pub(super) fn migrate_index_revisions(db: &DB, batch: &mut WriteBatch) -> Result<(), StoreError> {
-    let cf = |table: Table| super::migration_cf(db, table);
-    let db_err = super::migration_db_err(db);
-    let prefix = KeyWriter::new().u8(RecordType::Report as u8).finish();
-    let iter = db.iterator_cf(
-        cf(Table::RecordsByType)?,
-        IteratorMode::From(&prefix, rocksdb::Direction::Forward),
-    );
+    let revisions = super::migration_cf(db, Table::ReportRevisions)?;
     let mut indexed = 0u64;
-    for entry in iter {
-        let (key, _) = entry.map_err(&db_err)?;
-        if !key.starts_with(&prefix) {
-            break;
-        }
-        let Ok(id) = <[u8; 32]>::try_from(&key[prefix.len()..]) else {
-            continue;
-        };
-        let Some(bytes) = db.get_cf(cf(Table::Records)?, id).map_err(&db_err)? else {
-            continue;
-        };
-        let Ok(raw) = RawRecord::decode(&bytes) else {
-            continue;
-        };
-        let origin = raw.header().origin.clone();
-        let Ok(report) = raw.into_typed::<Report>() else {
-            continue;
-        };
+    super::migration_visit_reports(db, |id, report| {
+        let origin = &report.header().origin;
         let report = report.body();
         batch.put_cf(
-            cf(Table::ReportRevisions)?,
-            revision_key(&origin, &report.report_key, report.revision),
-            id,
+            revisions,
+            revision_key(origin, &report.report_key, report.revision),
+            id.0,
         );
         indexed += 1;
-    }
+        Ok(())
+    })?;
     tracing::info!(indexed, "indexed the revisions of the reports held");
     Ok(())
 }
