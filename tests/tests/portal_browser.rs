@@ -162,6 +162,28 @@ async fn text_of(client: &Client, css: &str) -> String {
     wait_for(client, css).await.text().await.unwrap()
 }
 
+/// Waits until `css` shows `expected`. After an action the page replaces the item it changed,
+/// so the element is looked up afresh each time: one found just before the replacement is
+/// stale by the time its text is read, or still shows the old text.
+async fn wait_for_text(client: &Client, css: &str, expected: &str) {
+    let deadline = std::time::Instant::now() + BROWSER_WAIT;
+    loop {
+        let shown = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.ok(),
+            Err(_) => None,
+        };
+        if shown.as_deref() == Some(expected) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css} did not show {expected:?} (last: {shown:?})"
+        );
+        // The same polling fantoccini's own waits do, at a shorter period.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("portal-cert.pem"), dir.join("portal-key.pem"));
     let status = std::process::Command::new("openssl")
@@ -379,11 +401,8 @@ async fn analyst_and_investigator_work_through_the_portal_in_chromium() {
         .await
         .unwrap();
     let classified = format!("#item-{sha} .classified-by");
-    assert_eq!(text_of(&client, &classified).await, "analyst:ana");
-    assert_eq!(
-        text_of(&client, &format!("#item-{sha} .classification")).await,
-        "baseline"
-    );
+    wait_for_text(&client, &classified, "analyst:ana").await;
+    wait_for_text(&client, &format!("#item-{sha} .classification"), "baseline").await;
     // And another with its button.
     let other = client
         .find(Locator::Css(&format!(
@@ -399,10 +418,12 @@ async fn analyst_and_investigator_work_through_the_portal_in_chromium() {
         .click()
         .await
         .unwrap();
-    assert_eq!(
-        text_of(&client, &format!("#item-{other_sha} .classification")).await,
-        "not-illegal"
-    );
+    wait_for_text(
+        &client,
+        &format!("#item-{other_sha} .classification"),
+        "not-illegal",
+    )
+    .await;
     screenshot(&client, "05-report-classified").await;
 
     // Suggest the named domain for the IWOL from its report's page.
