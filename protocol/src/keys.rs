@@ -110,6 +110,7 @@ impl PublicKey {
 
     /// Decompresses the key once, for verifying many signatures by the same signer (the
     /// decompression costs about a third of a verification).
+    ///
     /// A key with a torsion component is refused: no key pair made as Ed25519 prescribes has
     /// one, and the batch equation sums each signer's coefficients, which is exact only for
     /// torsion-free keys.
