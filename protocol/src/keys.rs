@@ -167,18 +167,16 @@ pub fn verify_batch_strict(items: &[BatchItem<'_>]) -> Result<(), KeyError> {
         if item.key.0.is_weak() || !strict_r(&item.signature.0) {
             return Err(KeyError::BadSignature);
         }
-        let (r, s) = item.signature.0.split_at(32);
-        let (Ok(r), Ok(s)) = (<[u8; 32]>::try_from(r), <[u8; 32]>::try_from(s)) else {
-            return Err(KeyError::BadSignature);
-        };
+        let signature = ed25519_dalek::Signature::from_bytes(&item.signature.0);
         // A non-canonical `s` (s + l) is refused, as `verify_strict` refuses it.
-        let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s)) else {
+        let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(*signature.s_bytes()))
+        else {
             return Err(KeyError::BadSignature);
         };
         terms.push(crate::batch_equation::Term {
             key: &item.key.0,
             message: item.message,
-            r,
+            r: *signature.r_bytes(),
             s,
         });
     }

@@ -105,8 +105,8 @@ pub(super) fn migrate_agency_certificates(
     db: &DB,
     batch: &mut WriteBatch,
 ) -> Result<(), StoreError> {
-    let cf = |table: Table| super::migration_cf(db, table);
-    let db_err = super::migration_db_err(db);
+    let cf = |table: Table| super::migrations::cf(db, table);
+    let db_err = super::migrations::db_err(db);
     let mut copied = 0u64;
     for entry in db.iterator_cf(cf(Table::Certificates)?, IteratorMode::Start) {
         let (key, value) = entry.map_err(&db_err)?;

@@ -87,8 +87,8 @@ pub(super) fn migrate_media_items_under_reports(
 
 /// The copy of [`migrate_media_items_under_reports`], writing every `chunk_items` items.
 fn copy_media_items_under_reports(db: &DB, chunk_items: usize) -> Result<(), StoreError> {
-    let cf = |table: Table| super::migration_cf(db, table);
-    let db_err = super::migration_db_err(db);
+    let cf = |table: Table| super::migrations::cf(db, table);
+    let db_err = super::migrations::db_err(db);
     let Some(legacy) = db.cf_handle(LEGACY_MEDIA_ITEMS) else {
         // Every release before schema 4 created it; without it there is nothing to copy.
         tracing::warn!(
@@ -99,7 +99,7 @@ fn copy_media_items_under_reports(db: &DB, chunk_items: usize) -> Result<(), Sto
     };
     let mut chunk = WriteBatch::default();
     let (mut copied, mut reports) = (0u64, 0u64);
-    super::migration_visit_reports(db, |id, report| {
+    super::migrations::visit_reports(db, |id, report| {
         reports += 1;
         let commitments = &report.body().media;
         for (commitment, found) in
@@ -118,11 +118,11 @@ fn copy_media_items_under_reports(db: &DB, chunk_items: usize) -> Result<(), Sto
             copied += 1;
         }
         if chunk.len() >= chunk_items {
-            super::migration_write(db, std::mem::take(&mut chunk))?;
+            super::migrations::write(db, std::mem::take(&mut chunk))?;
         }
         Ok(())
     })?;
-    super::migration_write(db, chunk)?;
+    super::migrations::write(db, chunk)?;
     tracing::info!(
         reports,
         copied,

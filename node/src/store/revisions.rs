@@ -99,9 +99,9 @@ impl StoreBatch<'_> {
 /// decode is left out of the index (it is still stored and still reported by whatever reads
 /// it), so an upgrade never fails on one bad record.
 pub(super) fn migrate_index_revisions(db: &DB, batch: &mut WriteBatch) -> Result<(), StoreError> {
-    let revisions = super::migration_cf(db, Table::ReportRevisions)?;
+    let revisions = super::migrations::cf(db, Table::ReportRevisions)?;
     let mut indexed = 0u64;
-    super::migration_visit_reports(db, |id, report| {
+    super::migrations::visit_reports(db, |id, report| {
         let origin = &report.header().origin;
         let report = report.body();
         batch.put_cf(
